@@ -1,0 +1,408 @@
+"""The state of a memory storage: a thread-safe, synchronous, sorted store.
+
+The engine owns the files, the sorted key index, the quota ledger, the per-prefix
+usage counters and the subscribers. Every mutation happens in one step under one
+lock; events are delivered after the lock is released. There is no asyncio, anyio or
+I/O here: the async API in :mod:`memstore.memory` does all its awaiting first and then
+calls one ``commit_*`` method (DESIGN.md, invariant 1).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from sortedcontainers import SortedList
+
+from memstore.exceptions import (
+    StorageClosedError,
+    StorageFileNotFoundError,
+    StorageQuotaExceededError,
+)
+from memstore.types import PrefixUsage, StorageEvent, StorageUsage, StoredFile
+
+__all__ = ["Data", "Engine", "Entry", "Reservation", "top_prefix"]
+
+logger = logging.getLogger("memstore")
+
+Data = bytes | tuple[bytes, ...]
+"""Stored contents: one immutable ``bytes`` or a tuple of immutable chunks."""
+
+Subscriber = Callable[[StorageEvent], None]
+
+_UTC = timezone.utc
+
+
+def top_prefix(key: str) -> str:
+    """The top-level "folder" of ``key``: ``"a/"`` for ``"a/b/c"``, ``""`` for ``"c"``."""
+    i = key.find("/")
+    return key[: i + 1] if i >= 0 else ""
+
+
+class Entry:
+    """One stored file: its metadata and its immutable contents."""
+
+    __slots__ = ("data", "file")
+
+    def __init__(self, file: StoredFile, data: Data) -> None:
+        self.file = file
+        self.data = data
+
+
+class Reservation:
+    """Quota reserved by one streamed put while it receives its chunks.
+
+    ``credit`` is the size of the file the put will replace (as seen when it began):
+    replacing a file frees its bytes, so only what goes beyond them is reserved.
+    """
+
+    __slots__ = ("credit", "key", "nbytes", "received")
+
+    def __init__(self, key: str, credit: int) -> None:
+        self.key = key
+        self.credit = credit
+        self.received = 0
+        self.nbytes = 0
+
+
+class Engine:
+    """A sorted, quota-checked, thread-safe map from keys to files."""
+
+    def __init__(self, max_size: int | None) -> None:
+        """Create an empty engine; ``max_size`` is the quota in bytes (None: unlimited)."""
+        self.max_size = max_size
+        self._lock = threading.Lock()
+        self._entries: dict[str, Entry] = {}
+        self._keys: SortedList = SortedList()
+        self._used = 0
+        self._reserved = 0
+        self._prefixes: dict[str, list[int]] = {}  # prefix -> [file count, bytes]
+        self._subscribers: tuple[Subscriber, ...] = ()
+        self.closed = False
+
+    # ------------------------------------------------------------------ reads
+    def entry(self, key: str) -> Entry:
+        """The entry at ``key``; raises :class:`StorageFileNotFoundError` if absent."""
+        try:
+            return self._entries[key]
+        except KeyError:
+            if self.closed:
+                raise StorageClosedError("the storage is closed") from None
+            raise StorageFileNotFoundError(key) from None
+
+    def contains(self, key: str) -> bool:
+        """Whether ``key`` is stored."""
+        return key in self._entries
+
+    def size_of(self, key: str) -> int:
+        """The size of ``key``, 0 when absent."""
+        entry = self._entries.get(key)
+        return entry.file.size if entry is not None else 0
+
+    def usage(self) -> StorageUsage:
+        """A consistent snapshot of the file count and bytes used."""
+        with self._lock:
+            return StorageUsage(len(self._entries), self._used, self.max_size)
+
+    @property
+    def reserved_bytes(self) -> int:
+        """Bytes currently reserved by streamed puts in progress."""
+        return self._reserved
+
+    def prefix_usage(self) -> list[PrefixUsage]:
+        """Usage per top-level prefix, largest first (O(number of prefixes))."""
+        with self._lock:
+            items = [PrefixUsage(p, c, b) for p, (c, b) in self._prefixes.items()]
+        items.sort(key=lambda u: (-u.used_bytes, u.prefix))
+        return items
+
+    def list_page(self, prefix: str, after: str | None, count: int) -> list[StoredFile]:
+        """Up to ``count`` files whose key starts with ``prefix``, in key order.
+
+        Starts after the key ``after`` (exclusive) when given. O(log n + count).
+        """
+        out: list[StoredFile] = []
+        with self._lock:
+            keys = self._keys
+            if after is None or after < prefix:
+                start = keys.bisect_left(prefix)
+            else:
+                start = keys.bisect_right(after)
+            entries = self._entries
+            for key in keys.islice(start, start + count):
+                if not key.startswith(prefix):
+                    break
+                out.append(entries[key].file)
+        return out
+
+    def list_slice(self, prefix: str, offset: int, count: int) -> list[StoredFile]:
+        """Files ``offset .. offset+count`` (in key order) among those under ``prefix``.
+
+        O(log n + count): the sorted index is sliced by position.
+        """
+        out: list[StoredFile] = []
+        with self._lock:
+            keys = self._keys
+            start = keys.bisect_left(prefix) + offset
+            entries = self._entries
+            for key in keys.islice(start, start + count):
+                if not key.startswith(prefix):
+                    break
+                out.append(entries[key].file)
+        return out
+
+    def recent_page(self, prefix: str, offset: int, count: int) -> list[StoredFile]:
+        """Files under ``prefix``, most recently modified first, skipping ``offset``.
+
+        The entries are kept in modification order, so this walks back from the
+        newest: O(offset + count) when most keys match ``prefix``.
+        """
+        out: list[StoredFile] = []
+        with self._lock:
+            entries = self._entries
+            for key in reversed(entries):
+                if key.startswith(prefix):
+                    if offset:
+                        offset -= 1
+                        continue
+                    out.append(entries[key].file)
+                    if len(out) >= count:
+                        break
+        return out
+
+    def snapshot(self, prefix: str = "") -> list[StoredFile]:
+        """Every file under ``prefix`` in key order (O(log n + k))."""
+        with self._lock:
+            keys = self._keys
+            start = keys.bisect_left(prefix)
+            entries = self._entries
+            out: list[StoredFile] = []
+            for key in keys.islice(start):
+                if not key.startswith(prefix):
+                    break
+                out.append(entries[key].file)
+        return out
+
+    def count_prefix(self, prefix: str) -> int:
+        """Number of keys starting with ``prefix`` (O(log n): two bisections)."""
+        with self._lock:
+            keys = self._keys
+            lo = keys.bisect_left(prefix)
+            if not prefix:
+                return len(keys) - lo
+            end = _prefix_end(prefix)
+            hi = keys.bisect_left(end) if end else len(keys)
+            return max(hi - lo, 0)
+
+    # ----------------------------------------------------------- quota ledger
+    def check_fits(self, key: str, size: int) -> None:
+        """Raise early (no lock, advisory) if writing ``size`` bytes at ``key`` cannot fit."""
+        limit = self.max_size
+        if limit is None:
+            return
+        used = self._used
+        if used - self.size_of(key) + size + self._reserved > limit:
+            raise StorageQuotaExceededError(key, max_size=limit, used_bytes=used, requested_bytes=size)
+
+    def reservation(self, key: str) -> Reservation:
+        """Start a reservation for a streamed put to ``key``."""
+        return Reservation(key, self.size_of(key))
+
+    def reserve(self, res: Reservation, nbytes: int) -> None:
+        """Account ``nbytes`` more received by ``res``; raise if the quota cannot hold them.
+
+        On failure nothing changes in the ledger; the caller releases ``res``.
+        """
+        with self._lock:
+            if self.closed:
+                raise StorageClosedError("the storage is closed")
+            received = res.received + nbytes
+            want = received - res.credit - res.nbytes
+            limit = self.max_size
+            if want > 0:
+                if limit is not None and self._used + self._reserved + want > limit:
+                    raise StorageQuotaExceededError(
+                        res.key, max_size=limit, used_bytes=self._used, requested_bytes=received
+                    )
+                self._reserved += want
+                res.nbytes += want
+            res.received = received
+
+    def release(self, res: Reservation) -> None:
+        """Give back what ``res`` still holds (a no-op once it was committed)."""
+        if res.nbytes:
+            with self._lock:
+                self._reserved -= res.nbytes
+                res.nbytes = 0
+
+    # ---------------------------------------------------------------- commits
+    def commit_put(self, file: StoredFile, data: Data, res: Reservation | None = None) -> StoredFile:
+        """Store ``data`` with metadata ``file`` in one locked step and return ``file``.
+
+        Raises:
+            StorageQuotaExceededError: If the new size does not fit; nothing changes.
+            StorageClosedError: If the engine is closed.
+        """
+        key = file.key
+        size = file.size
+        with self._lock:
+            if self.closed:
+                raise StorageClosedError("the storage is closed")
+            entries = self._entries
+            old = entries.get(key)
+            old_size = 0 if old is None else old.file.size
+            held = 0 if res is None else res.nbytes
+            limit = self.max_size
+            if limit is not None and self._used - old_size + size + self._reserved - held > limit:
+                raise StorageQuotaExceededError(
+                    key, max_size=limit, used_bytes=self._used, requested_bytes=size
+                )
+            if held:
+                self._reserved -= held
+                res.nbytes = 0  # type: ignore[union-attr]
+            if old is None:
+                self._keys.add(key)
+            else:
+                del entries[key]  # re-insert: the dict stays in modification order
+            entries[key] = Entry(file, data)
+            self._used += size - old_size
+            self._account(key, 1 if old is None else 0, size - old_size)
+        if self._subscribers:
+            self._emit(StorageEvent("put", key, file))
+        return file
+
+    def delete(self, key: str) -> StoredFile:
+        """Remove ``key`` and return what it held; raises if absent."""
+        with self._lock:
+            if self.closed:
+                raise StorageClosedError("the storage is closed")
+            entry = self._entries.pop(key, None)
+            if entry is None:
+                raise StorageFileNotFoundError(key)
+            self._keys.remove(key)
+            size = entry.file.size
+            self._used -= size
+            self._account(key, -1, -size)
+        if self._subscribers:
+            self._emit(StorageEvent("delete", key, entry.file))
+        return entry.file
+
+    def transfer(self, source: str, destination: str, *, remove_source: bool) -> StoredFile:
+        """Copy (or move, with ``remove_source``) ``source`` to ``destination`` in one step.
+
+        The contents are shared, not duplicated (they are immutable), but a copy counts
+        against the quota like any other file. Copying or moving a key onto itself
+        changes nothing and returns the file.
+        """
+        now = datetime.now(_UTC)
+        with self._lock:
+            if self.closed:
+                raise StorageClosedError("the storage is closed")
+            entries = self._entries
+            src = entries.get(source)
+            if src is None:
+                raise StorageFileNotFoundError(source)
+            if source == destination:
+                return src.file
+            old = entries.get(destination)
+            old_size = 0 if old is None else old.file.size
+            size = src.file.size
+            growth = size - old_size - (size if remove_source else 0)
+            limit = self.max_size
+            if limit is not None and growth > 0 and self._used + self._reserved + growth > limit:
+                raise StorageQuotaExceededError(
+                    destination, max_size=limit, used_bytes=self._used, requested_bytes=size
+                )
+            f = src.file
+            new_file = StoredFile(destination, f.size, f.content_type, f.etag, now, f.metadata)
+            if old is None:
+                self._keys.add(destination)
+            else:
+                del entries[destination]  # re-insert: the dict stays in modification order
+                self._account(destination, -1, -old_size)
+            entries[destination] = Entry(new_file, src.data)
+            self._account(destination, 1, size)
+            if remove_source:
+                del entries[source]
+                self._keys.remove(source)
+                self._account(source, -1, -size)
+            self._used += growth
+        if self._subscribers:
+            kind = "move" if remove_source else "copy"
+            self._emit(StorageEvent(kind, destination, new_file, source))
+        return new_file
+
+    def clear(self) -> int:
+        """Remove every file; returns how many were removed."""
+        with self._lock:
+            if self.closed:
+                raise StorageClosedError("the storage is closed")
+            count = len(self._entries)
+            self._entries = {}
+            self._keys = SortedList()
+            self._prefixes = {}
+            self._used = 0
+        if count and self._subscribers:
+            self._emit(StorageEvent("clear", None))
+        return count
+
+    def close(self) -> None:
+        """Drop all contents and refuse further use (idempotent)."""
+        with self._lock:
+            self.closed = True
+            self._entries = {}
+            self._keys = SortedList()
+            self._prefixes = {}
+            self._used = 0
+            self._subscribers = ()
+
+    def _account(self, key: str, files: int, nbytes: int) -> None:
+        # Called under the lock: keep the per-prefix counters exact.
+        i = key.find("/")
+        prefix = key[: i + 1] if i >= 0 else ""
+        counters = self._prefixes.get(prefix)
+        if counters is None:
+            self._prefixes[prefix] = [files, nbytes]
+            return
+        counters[0] += files
+        counters[1] += nbytes
+        if counters[0] == 0:
+            del self._prefixes[prefix]
+
+    # ----------------------------------------------------------------- events
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Call ``callback(event)`` after every change; returns a function that unsubscribes."""
+        with self._lock:
+            self._subscribers = (*self._subscribers, callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                subs = list(self._subscribers)
+                for i, cb in enumerate(subs):
+                    if cb is callback:
+                        del subs[i]
+                        break
+                self._subscribers = tuple(subs)
+
+        return unsubscribe
+
+    def _emit(self, event: StorageEvent) -> None:
+        for callback in self._subscribers:
+            try:
+                callback(event)
+            except Exception:
+                logger.exception("memstore subscriber %r failed on %s event", callback, event.kind)
+
+
+def _prefix_end(prefix: str) -> str:
+    """The smallest string greater than every string starting with ``prefix`` ('' if none)."""
+    chars = list(prefix)
+    while chars:
+        last = ord(chars[-1])
+        if last < 0x10FFFF:
+            chars[-1] = chr(last + 1)
+            return "".join(chars)
+        chars.pop()
+    return ""

@@ -1,0 +1,53 @@
+"""The one key validator used by every entry point."""
+
+from __future__ import annotations
+
+import re
+
+from memstore.exceptions import InvalidKeyError
+
+__all__ = ["MAX_KEY_LENGTH", "validate_key"]
+
+MAX_KEY_LENGTH = 1024
+"""The longest key accepted, in characters (S3 allows 1024 bytes of UTF-8)."""
+
+# C0 and C1 control characters, DEL, and lone surrogates (which cannot be encoded).
+_BAD_CHAR = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+_BAD_SEGMENT = re.compile(r"(?:^|/)\.\.?(?:/|$)")
+
+
+def validate_key(key: object, what: str = "key") -> str:
+    """Return ``key`` if it is a valid storage key, else raise.
+
+    A valid key is a non-empty ``str`` of at most :data:`MAX_KEY_LENGTH` characters,
+    with no NUL, control characters or lone surrogates, and no ``.`` or ``..`` path
+    segment (so ``a/./b`` and ``../x`` are refused while ``a.txt`` and ``.hidden`` are
+    fine). Slashes separate "folders" but are otherwise ordinary characters.
+
+    Args:
+        key: The value to check.
+        what: How the value is called in error messages (``"key"``, ``"source"`` ...).
+
+    Returns:
+        The key itself.
+
+    Raises:
+        TypeError: If ``key`` is not a ``str``.
+        InvalidKeyError: If it is a ``str`` that is not a valid key (a ``ValueError``).
+    """
+    if type(key) is not str:
+        if isinstance(key, str):  # a str subclass: normalise to a plain str
+            return validate_key(str(key), what)
+        raise TypeError(f"{what} must be a str, not {type(key).__name__} ({key!r:.60})")
+    if not key:
+        raise InvalidKeyError(key, f"{what} must not be empty")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidKeyError(key, f"{what} is {len(key)} characters long; the maximum is {MAX_KEY_LENGTH}")
+    bad = _BAD_CHAR.search(key)
+    if bad is not None:
+        raise InvalidKeyError(
+            key, f"{what} contains the control character {bad.group()!r} at position {bad.start()}"
+        )
+    if "." in key and _BAD_SEGMENT.search(key) is not None:
+        raise InvalidKeyError(key, f"{what} must not contain '.' or '..' path segments")
+    return key

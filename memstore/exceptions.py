@@ -1,0 +1,128 @@
+"""The exception hierarchy of memstore.
+
+Every failure of a storage operation raises a subclass of :class:`StorageError`, so
+``except StorageError`` catches them all. Errors about bad arguments also derive from
+the matching built-in (:class:`InvalidKeyError` and :class:`ConfigurationError` are
+:class:`ValueError`\\ s), so code written against plain Python conventions keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "InvalidKeyError",
+    "StorageClosedError",
+    "StorageError",
+    "StorageFileExistsError",
+    "StorageFileNotFoundError",
+    "StorageQuotaExceededError",
+]
+
+
+def describe_key(key: object, limit: int = 80) -> str:
+    """Return ``repr(key)``, shortened to about ``limit`` characters for messages."""
+    text = repr(key)
+    if len(text) > limit:
+        text = text[: limit - 5] + "...'" + f" ({len(key) if isinstance(key, str) else '?'} chars)"
+    return text
+
+
+class StorageError(Exception):
+    """Base class of every error a storage operation raises."""
+
+
+class StorageFileNotFoundError(StorageError):
+    """Raised when a key does not exist in the storage.
+
+    Attributes:
+        key: The key that was not found.
+    """
+
+    def __init__(self, key: str) -> None:
+        """Create the error for ``key``."""
+        self.key = key
+        super().__init__(f"File not found: {describe_key(key)}")
+
+    def __reduce__(self) -> tuple[type[StorageFileNotFoundError], tuple[str]]:
+        """Support pickling (the error crosses threads and processes)."""
+        return (type(self), (self.key,))
+
+
+class StorageFileExistsError(StorageError):
+    """Raised when a write that must not overwrite finds its key taken.
+
+    Attributes:
+        key: The key that already exists.
+    """
+
+    def __init__(self, key: str) -> None:
+        """Create the error for ``key``."""
+        self.key = key
+        super().__init__(f"File already exists: {describe_key(key)}")
+
+    def __reduce__(self) -> tuple[type[StorageFileExistsError], tuple[str]]:
+        """Support pickling."""
+        return (type(self), (self.key,))
+
+
+class StorageQuotaExceededError(StorageError):
+    """Raised when a write would take the storage past ``MemoryConfig.max_size``.
+
+    Nothing is stored when this is raised.
+
+    Attributes:
+        key: The key being written.
+        max_size: The configured limit in bytes.
+        used_bytes: Bytes in use (committed) when the write was refused.
+        requested_bytes: Bytes the write asked for (so far, for a stream).
+    """
+
+    def __init__(self, key: str, *, max_size: int, used_bytes: int, requested_bytes: int) -> None:
+        """Create the error with the numbers that explain it."""
+        self.key = key
+        self.max_size = max_size
+        self.used_bytes = used_bytes
+        self.requested_bytes = requested_bytes
+        super().__init__(
+            f"Storage quota exceeded writing {describe_key(key)}: it needs {requested_bytes:,} bytes, "
+            f"{used_bytes:,} of max_size {max_size:,} bytes are in use "
+            f"({max(max_size - used_bytes, 0):,} free)"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Support pickling."""
+        return (
+            _rebuild_quota_error,
+            (self.key, self.max_size, self.used_bytes, self.requested_bytes),
+        )
+
+
+def _rebuild_quota_error(key: str, max_size: int, used: int, requested: int) -> StorageQuotaExceededError:
+    return StorageQuotaExceededError(key, max_size=max_size, used_bytes=used, requested_bytes=requested)
+
+
+class InvalidKeyError(StorageError, ValueError):
+    """Raised when a key is not a valid storage key (see :func:`memstore.validate_key`).
+
+    Attributes:
+        key: The rejected key.
+        reason: Why it was rejected.
+    """
+
+    def __init__(self, key: str, reason: str) -> None:
+        """Create the error for ``key`` with a human-readable ``reason``."""
+        self.key = key
+        self.reason = reason
+        super().__init__(f"Invalid key {describe_key(key)}: {reason}")
+
+    def __reduce__(self) -> tuple[type[InvalidKeyError], tuple[str, str]]:
+        """Support pickling."""
+        return (type(self), (self.key, self.reason))
+
+
+class ConfigurationError(StorageError, ValueError):
+    """Raised when a storage is configured with invalid settings."""
+
+
+class StorageClosedError(StorageError):
+    """Raised when a closed storage (or sync facade) is used."""
