@@ -126,10 +126,7 @@ class Engine:
         out: list[StoredFile] = []
         with self._lock:
             keys = self._keys
-            if after is None or after < prefix:
-                start = keys.bisect_left(prefix)
-            else:
-                start = keys.bisect_right(after)
+            start = keys.bisect_left(prefix) if after is None or after < prefix else keys.bisect_right(after)
             entries = self._entries
             for key in keys.islice(start, start + count):
                 if not key.startswith(prefix):
@@ -145,7 +142,7 @@ class Engine:
         out: list[StoredFile] = []
         with self._lock:
             keys = self._keys
-            start = keys.bisect_left(prefix) + offset
+            start: int = keys.bisect_left(prefix) + offset
             entries = self._entries
             for key in keys.islice(start, start + count):
                 if not key.startswith(prefix):
@@ -189,11 +186,11 @@ class Engine:
         """Number of keys starting with ``prefix`` (O(log n): two bisections)."""
         with self._lock:
             keys = self._keys
-            lo = keys.bisect_left(prefix)
+            lo: int = keys.bisect_left(prefix)
             if not prefix:
                 return len(keys) - lo
             end = _prefix_end(prefix)
-            hi = keys.bisect_left(end) if end else len(keys)
+            hi: int = keys.bisect_left(end) if end else len(keys)
             return max(hi - lo, 0)
 
     # ----------------------------------------------------------- quota ledger
@@ -330,8 +327,8 @@ class Engine:
                 self._account(source, -1, -size)
             self._used += growth
         if self._subscribers:
-            kind = "move" if remove_source else "copy"
-            self._emit(StorageEvent(kind, destination, new_file, source))
+            event = StorageEvent("move" if remove_source else "copy", destination, new_file, source)
+            self._emit(event)
         return new_file
 
     def clear(self) -> int:

@@ -36,8 +36,8 @@ def validate_key(key: object, what: str = "key") -> str:
         InvalidKeyError: If it is a ``str`` that is not a valid key (a ``ValueError``).
     """
     if type(key) is not str:
-        if isinstance(key, str):  # a str subclass: normalise to a plain str
-            return validate_key(str(key), what)
+        if isinstance(key, str):  # a str subclass: normalise to a plain str of the same value
+            return validate_key(str.__str__(key), what)  # str(key) may differ (str enums)
         raise TypeError(f"{what} must be a str, not {type(key).__name__} ({key!r:.60})")
     if not key:
         raise InvalidKeyError(key, f"{what} must not be empty")
@@ -45,9 +45,8 @@ def validate_key(key: object, what: str = "key") -> str:
         raise InvalidKeyError(key, f"{what} is {len(key)} characters long; the maximum is {MAX_KEY_LENGTH}")
     bad = _BAD_CHAR.search(key)
     if bad is not None:
-        raise InvalidKeyError(
-            key, f"{what} contains the control character {bad.group()!r} at position {bad.start()}"
-        )
+        kind = "lone surrogate" if "\ud800" <= bad.group() <= "\udfff" else "control character"
+        raise InvalidKeyError(key, f"{what} contains the {kind} {bad.group()!r} at position {bad.start()}")
     if "." in key and _BAD_SEGMENT.search(key) is not None:
         raise InvalidKeyError(key, f"{what} must not contain '.' or '..' path segments")
     return key

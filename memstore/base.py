@@ -128,7 +128,7 @@ class BaseStorage(ABC):
     async def info(self, key: str) -> StoredFile:
         """Return the metadata of ``key``."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027 - optional hook, not abstract
         """Release the storage's resources. The default does nothing."""
 
     async def __aenter__(self) -> Self:

@@ -3,7 +3,7 @@
 Every failure of a storage operation raises a subclass of :class:`StorageError`, so
 ``except StorageError`` catches them all. Errors about bad arguments also derive from
 the matching built-in (:class:`InvalidKeyError` and :class:`ConfigurationError` are
-:class:`ValueError`\\ s), so code written against plain Python conventions keeps working.
+:class:`ValueError` subclasses), so code written against plain Python conventions keeps working.
 """
 
 from __future__ import annotations

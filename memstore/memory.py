@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import mimetypes
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
@@ -98,14 +99,21 @@ def _freeze_metadata(metadata: object) -> Mapping[str, str]:
     copy = dict(metadata)
     for k, v in copy.items():
         if type(k) is not str or type(v) is not str:
-            raise TypeError(
-                f"metadata must map str to str; got {type(k).__name__} {k!r:.40} -> "
-                f"{type(v).__name__} {v!r:.40}"
-            )
+            if not isinstance(k, str) or not isinstance(v, str):
+                raise TypeError(
+                    f"metadata must map str to str; got {type(k).__name__} {k!r:.40} -> "
+                    f"{type(v).__name__} {v!r:.40}"
+                )
+            # str subclasses (enums): keep their plain values, then check the rest again
+            plain = {
+                (str.__str__(a) if isinstance(a, str) else a): (str.__str__(b) if isinstance(b, str) else b)
+                for a, b in copy.items()
+            }
+            return _freeze_metadata(plain)
     return MappingProxyType(copy)
 
 
-def _bytes_of(chunk: bytearray | memoryview) -> bytes:
+def _bytes_of(chunk: bytes | bytearray | memoryview) -> bytes:
     return chunk.tobytes() if isinstance(chunk, memoryview) else bytes(chunk)
 
 
@@ -180,7 +188,8 @@ class MemoryStorage(BaseStorage):
         Args:
             key: Storage path/key for the file.
             data: File contents as ``bytes``/``bytearray``/``memoryview`` or an async
-                iterable of bytes-like chunks. Mutable inputs are copied once.
+                iterable of bytes-like chunks. Mutable inputs are copied once. The sync
+                facade also takes any iterable of bytes and binary file objects.
             content_type: MIME type; guessed from the key's extension when ``None``.
             metadata: Additional ``str`` to ``str`` metadata to store with the file.
 
@@ -198,7 +207,9 @@ class MemoryStorage(BaseStorage):
         if content_type is None:
             content_type = guess_content_type(key)
         elif type(content_type) is not str:
-            raise TypeError(f"content_type must be a str or None, not {type(content_type).__name__}")
+            if not isinstance(content_type, str):
+                raise TypeError(f"content_type must be a str or None, not {type(content_type).__name__}")
+            content_type = str.__str__(content_type)  # a str subclass (enum): its plain value
         meta = _freeze_metadata(metadata)
         if type(data) is bytes:
             payload = data
@@ -290,10 +301,8 @@ class MemoryStorage(BaseStorage):
             if not done:
                 aclose = getattr(stream, "aclose", None)
                 if aclose is not None:
-                    try:
+                    with contextlib.suppress(Exception):  # the original error matters more
                         await aclose()
-                    except Exception:  # the original error matters more
-                        pass
 
     async def delete(self, key: str) -> None:
         """Delete a file.
@@ -365,14 +374,34 @@ class MemoryStorage(BaseStorage):
         """
         data = self._live.entry(validate_key(key)).data
         step = self._chunk_size
-        parts = (data,) if type(data) is bytes else data
+        if isinstance(data, bytes) and len(data) <= step:
+            yield data
+            return
+        # Cut the stored parts (a streamed put keeps them as received) into chunks of
+        # exactly ``step`` bytes, only the last one shorter.
+        carry = b""
+        parts: tuple[bytes, ...] = (data,) if isinstance(data, bytes) else data
         for part in parts:
-            if len(part) <= step:
+            if not carry and len(part) == step:
                 yield part
-            else:
-                view = memoryview(part)
-                for start in range(0, len(part), step):
-                    yield view[start : start + step].tobytes()
+                continue
+            view = memoryview(part)
+            start = 0
+            if carry:
+                start = step - len(carry)
+                carry += view[:start].tobytes()
+                if len(carry) < step:
+                    continue
+                yield carry
+                carry = b""
+            end = len(part)
+            while end - start >= step:
+                yield view[start : start + step].tobytes()
+                start += step
+            if start < end:
+                carry = view[start:].tobytes()
+        if carry:
+            yield carry
 
     async def get_bytes(self, key: str) -> bytes:
         """Retrieve entire file contents as bytes.
@@ -388,9 +417,9 @@ class MemoryStorage(BaseStorage):
             InvalidKeyError: If ``key`` is not a valid key.
         """
         data = self._live.entry(validate_key(key)).data
-        if type(data) is bytes:
+        if isinstance(data, bytes):
             return data
-        if len(data) > 16 and sum(map(len, data)) >= self._offload_at:
+        if sum(map(len, data)) >= self._offload_at:
             return await offload(b"".join, data)
         return b"".join(data)
 
@@ -426,8 +455,9 @@ class MemoryStorage(BaseStorage):
     async def list(self, prefix: str = "", *, limit: int | None = None) -> AsyncIterator[StoredFile]:
         """List files with optional prefix filter, in key order.
 
-        Costs O(log n + k) for k results; ``limit`` stops early. Files written while
-        the listing runs appear in it if their key sorts after the current position.
+        Costs O(log n + k) for k results; ``limit`` stops early. The sorted index is
+        read in pages of 256 keys, each a consistent snapshot: a file written while the
+        listing runs appears in it when its key sorts after the page being read.
 
         Args:
             prefix: Filter results to keys starting with this prefix.
