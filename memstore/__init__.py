@@ -8,6 +8,7 @@ Example:
 """
 
 from memstore._keys import MAX_KEY_LENGTH, validate_key
+from memstore._sync import SyncMemoryStorage
 from memstore.base import BaseStorage, PutData, Storage
 from memstore.exceptions import (
     ConfigurationError,
@@ -40,6 +41,7 @@ __all__ = [
     "StorageQuotaExceededError",
     "StorageUsage",
     "StoredFile",
+    "SyncMemoryStorage",
     "validate_key",
 ]
 
