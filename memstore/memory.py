@@ -117,6 +117,29 @@ def _bytes_of(chunk: bytes | bytearray | memoryview) -> bytes:
     return chunk.tobytes() if isinstance(chunk, memoryview) else bytes(chunk)
 
 
+_COPY_SLICE = 1024 * 1024
+
+
+def _copy_and_hash(data: bytearray | memoryview) -> tuple[Data, str]:
+    """Copy a large mutable buffer into immutable 1 MiB parts and hash them (in a worker thread).
+
+    Copying a buffer holds the GIL for the whole copy; slicing it lets the event loop's
+    thread take the GIL between parts, so the loop keeps running.
+    """
+    view = memoryview(data)
+    if not view.c_contiguous:
+        whole = view.tobytes()
+        return whole, _etag(whole)
+    view = view.cast("B")
+    hasher = _md5(usedforsecurity=False)
+    parts: list[bytes] = []
+    for start in range(0, len(view), _COPY_SLICE):
+        part = view[start : start + _COPY_SLICE].tobytes()
+        hasher.update(part)
+        parts.append(part)
+    return (parts[0] if len(parts) == 1 else tuple(parts)), f'"{hasher.hexdigest()}"'
+
+
 class MemoryStorage(BaseStorage):
     """An object storage that keeps files in process memory.
 
@@ -216,10 +239,11 @@ class MemoryStorage(BaseStorage):
         elif isinstance(data, (bytes, bytearray, memoryview)):
             size = data.nbytes if isinstance(data, memoryview) else len(data)
             engine.check_fits(key, size)
-            if size >= self._offload_at:
-                payload = await offload(_bytes_of, data)
-            else:
-                payload = _bytes_of(data)
+            if size >= self._offload_at and not isinstance(data, bytes):
+                parts, etag = await offload(_copy_and_hash, data)
+                file = StoredFile(key, size, content_type, etag, datetime.now(_UTC), meta)
+                return engine.commit_put(file, parts)
+            payload = _bytes_of(data)
         elif hasattr(data, "__aiter__"):
             return await self._put_stream(engine, key, data, content_type, meta)
         else:
