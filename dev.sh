@@ -41,7 +41,7 @@ shift || true
 case "$cmd" in
   demo)
     setup tour
-    "$VPY" -m memstore.tour "$@"
+    "$VPY" tools/tour.py "$@"
     ;;
   test)
     setup test,docs

@@ -35,6 +35,7 @@ import anyio.to_thread
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from memstore._concurrency import INLINE
+from memstore.base import BytesLike
 
 __all__ = [
     "PortalHost",
@@ -59,9 +60,7 @@ class BinaryReader(Protocol):
         ...
 
 
-SyncPutData = (
-    bytes | bytearray | memoryview | Iterable[bytes] | IO[bytes] | BinaryReader | AsyncIterable[bytes]
-)
+SyncPutData = BytesLike | Iterable[BytesLike] | IO[bytes] | BinaryReader | AsyncIterable[BytesLike]
 """What the sync ``put`` accepts: bytes-like data, any iterable of bytes chunks (a
 generator, a list), a binary file object, or an async iterable of bytes."""
 
@@ -105,7 +104,7 @@ def _from_reader(reader: Any, chunk_size: int) -> SyncStream:
     return SyncStream(next_chunk)
 
 
-def _from_iterable(iterable: Iterable[bytes]) -> SyncStream:
+def _from_iterable(iterable: Iterable[BytesLike]) -> SyncStream:
     iterator = iter(iterable)
     return SyncStream(functools.partial(next, iterator, _END))
 

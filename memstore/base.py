@@ -13,9 +13,12 @@ from memstore.types import StoredFile
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["BaseStorage", "PutData", "Storage"]
+__all__ = ["BaseStorage", "BytesLike", "PutData", "Storage"]
 
-PutData = bytes | bytearray | memoryview | AsyncIterable[bytes]
+BytesLike = bytes | bytearray | memoryview
+"""A bytes-like value: ``bytes``, ``bytearray`` or ``memoryview`` (mutable ones are copied)."""
+
+PutData = BytesLike | AsyncIterable[BytesLike]
 """What ``put`` accepts: bytes-like data, or an async iterable of bytes-like chunks."""
 
 

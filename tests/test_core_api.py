@@ -680,7 +680,7 @@ async def test_mutable_stream_chunks_are_copied() -> None:
             yield buf
 
     # PutData types streams as AsyncIterable[bytes]; bytes-like chunks are accepted at run time
-    await storage.put("k", reuse_buffer())  # type: ignore[arg-type]
+    await storage.put("k", reuse_buffer())
     assert await storage.get_bytes("k") == b"aaaabbbbcccc"
     assert await chunks_of(storage, "k") == [b"aaaa", b"bbbb", b"cccc"]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import queue
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ pytestmark = [pytest.mark.kernel, pytest.mark.timeout(180)]
 
 
 @pytest.fixture
-def jupyter_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def jupyter_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Keep every Jupyter/IPython file of the test out of the user's home."""
     for name, sub in [
         ("HOME", "home"),
@@ -32,7 +31,7 @@ def jupyter_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
         path.mkdir()
         monkeypatch.setenv(name, str(path))
     monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
-    yield tmp_path
+    return tmp_path
 
 
 def text_outputs(cell: Any) -> list[str]:

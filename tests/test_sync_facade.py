@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 
 import anyio
@@ -26,8 +26,8 @@ from memstore import (
     StorageFileNotFoundError,
     StorageQuotaExceededError,
     SyncMemoryStorage,
+    _codegen,
 )
-from memstore import _codegen
 from memstore._runner import portal_host
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -155,8 +155,11 @@ def test_list_and_get_are_lazy_and_release_their_generator(storage: SyncMemorySt
     assert [f.key for f in first] == ["k0000", "k0001", "k0002"]
     storage.put("k0400a", b"late")  # sorts after the page being read: seen
     rest = [f.key for f in listing]
-    assert rest[0] == "k0003" and "k0400a" in rest and len(rest) == 497
+    assert rest[0] == "k0003"
+    assert "k0400a" in rest
+    assert len(rest) == 497
     listing2 = storage.list()
+    assert isinstance(listing2, Generator)
     next(listing2)
     listing2.close()  # abandoning closes the async generator
     with pytest.raises(StopIteration):
@@ -172,7 +175,7 @@ def test_get_yields_chunks_of_the_configured_size() -> None:
 def test_put_accepts_iterables_files_and_async_iterables(storage: SyncMemoryStorage, tmp_path: Path) -> None:
     assert storage.put("list", [b"ab", b"cd"]).size == 4
 
-    def gen() -> Iterator[bytes]:
+    def gen() -> Iterator[bytes | bytearray]:
         yield b"x" * 3
         yield bytearray(b"yz")
 
@@ -238,7 +241,8 @@ def test_wrap_shares_the_core_and_close_leaves_it_open() -> None:
     facade.put("a", b"1")
     assert anyio.run(core.get_bytes, "a") == b"1"
     facade.close()
-    assert facade.closed and not core.closed
+    assert facade.closed
+    assert not core.closed
     with pytest.raises(StorageClosedError, match="SyncMemoryStorage is closed"):
         facade.get_bytes("a")
     with pytest.raises(StorageClosedError):
@@ -295,7 +299,8 @@ def test_facades_used_from_many_threads_share_one_portal() -> None:
             t.join()
         assert not errors
         assert len(portal_threads()) == 1
-        assert s.usage.file_count == 160 and s.usage.used_bytes == 640
+        assert s.usage.file_count == 160
+        assert s.usage.used_bytes == 640
     assert not portal_threads()
 
 
@@ -385,7 +390,9 @@ def test_works_in_a_plain_script(tmp_path: Path) -> None:
         "s.close()\n"
         "print(sorted(t.name for t in threading.enumerate()))\n"
     )
-    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["b'hi' b'ab' ['x.txt', 'y.txt']", "['MainThread']"]
 
@@ -511,6 +518,8 @@ def test_importing_memstore_patches_nothing() -> None:
         "s = SyncMemoryStorage(runner='nested')\n"
         "print(hasattr(asyncio, '_nest_patched'), type(asyncio.get_event_loop_policy()).__module__)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[0] == "False"
