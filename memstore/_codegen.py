@@ -37,7 +37,9 @@ __all__ = ["generate", "main"]
 PACKAGE = Path(__file__).resolve().parent
 SOURCE = PACKAGE / "memory.py"
 TARGET = PACKAGE / "_sync.py"
+MODULE = "memstore.memory"
 CLASS = "MemoryStorage"
+CORE = "core"  # what the core is called in the generated bodies
 SYNC_CLASS = "SyncMemoryStorage"
 HAND_WRITTEN = frozenset({"close", "closed"})
 ASYNC_ITERATORS = frozenset({"AsyncIterator", "AsyncGenerator", "AsyncIterable"})
@@ -48,7 +50,6 @@ EXTRA_IMPORTS = {
     "SyncPutData": "memstore._runner",
     "to_put_data": "memstore._runner",
     "SyncFacade": "memstore._facade",
-    CLASS: "memstore.memory",
 }
 
 HEADER = """\
@@ -60,10 +61,11 @@ CLASS_DOC = """\
 The synchronous face of :class:`~memstore.MemoryStorage`, for notebooks, scripts and threads.
 
 Every public method of the async core is here with the same name, parameters,
-defaults and documentation, minus the ``await``. Calls with plain inputs run to
-completion in the calling thread (no thread hop: a put costs about what the async
-one does); calls with async inputs run on memstore's shared anyio blocking portal,
-so they work in a Jupyter cell whose event loop is already running.
+defaults and documentation. Each body is the async method's own body made
+synchronous by memstore's code generator, so a call runs right in the calling thread
+and costs what the async call costs, with no thread hop. Only what truly needs an
+event loop (an async iterable given to ``put``) runs on memstore's shared anyio
+blocking portal, which works in a Jupyter cell whose loop is already running.
 
 Example:
     >>> from memstore import SyncMemoryStorage
@@ -188,23 +190,112 @@ def _quote(doc: str, indent: str) -> str:
     return f'{indent}"""{body}"""\n'
 
 
+class _NotSyncable(Exception):
+    """The body awaits something that only an event loop can run."""
+
+
+class _BodyToSync(ast.NodeTransformer):
+    """Rewrite an async method body into the equivalent synchronous one.
+
+    ``self`` (the core) becomes ``core``; ``await offload(f, *args)`` becomes
+    ``f(*args)``; ``await checkpoint()`` goes away; ``await self._other(...)`` runs the
+    core's coroutine through the facade's runner. Anything else awaited, and
+    ``async for``/``async with``, cannot be made synchronous: the method then runs the
+    core's coroutine through the runner as a whole.
+    """
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id == CORE:
+            raise _NotSyncable(f"the body already uses the name {CORE!r}")
+        if node.id == "self":
+            return ast.copy_location(ast.Name(CORE, node.ctx), node)
+        self.names.add(node.id)
+        return node
+
+    def visit_Expr(self, node: ast.Expr) -> ast.AST | None:
+        value = node.value
+        if isinstance(value, ast.Await) and _called(value.value) == "checkpoint":
+            return None
+        return self.generic_visit(node)
+
+    def visit_Await(self, node: ast.Await) -> ast.AST:
+        call = node.value
+        name = _called(call)
+        if name == "offload" and isinstance(call, ast.Call) and call.args:
+            func, *args = (self.visit(arg) for arg in call.args)
+            return ast.Call(func=func, args=args, keywords=[])
+        if (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Attribute)
+            and isinstance(call.func.value, ast.Name)
+            and call.func.value.id == "self"
+        ):
+            args = [self.visit(arg) for arg in call.args]
+            keywords = [self.visit(kw) for kw in call.keywords]
+            runner = ast.parse("self._runner.call", mode="eval").body
+            method = ast.Attribute(ast.Name(CLASS, ast.Load()), call.func.attr, ast.Load())
+            return ast.Call(runner, [method, ast.Name(CORE, ast.Load()), *args], keywords)
+        raise _NotSyncable(f"cannot run `{ast.unparse(node)}` without an event loop")
+
+    def visit_AsyncFor(self, node: ast.AsyncFor) -> ast.AST:
+        raise _NotSyncable("async for")
+
+    def visit_AsyncWith(self, node: ast.AsyncWith) -> ast.AST:
+        raise _NotSyncable("async with")
+
+
+def _called(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        return node.func.id
+    return None
+
+
+def _sync_body(fn: ast.FunctionDef | ast.AsyncFunctionDef, names: set[str]) -> list[str] | None:
+    """The statements of the synchronous twin of ``fn``, or None if it must run on a loop."""
+    statements = fn.body
+    if statements and isinstance(statements[0], ast.Expr) and isinstance(statements[0].value, ast.Constant):
+        statements = statements[1:]  # the docstring
+    transformer = _BodyToSync()
+    try:
+        body = [transformer.visit(ast.parse(ast.unparse(stmt)).body[0]) for stmt in statements]
+    except _NotSyncable:
+        return None
+    names.update(transformer.names)
+    lines = [f"{CORE} = self._open()"]
+    for arg in [*fn.args.args[1:], *fn.args.kwonlyargs]:
+        source = ast.unparse(arg.annotation) if arg.annotation else ""
+        if source in PARAM_ADAPTERS:
+            _, func, extra = PARAM_ADAPTERS[source]
+            names.add(func)
+            lines.append(f"{arg.arg} = {func}({arg.arg}, {extra})")
+    lines.extend(ast.unparse(stmt) for stmt in body if stmt is not None)
+    return lines
+
+
 def _render_member(member: _Member, names: set[str]) -> str:
     fn = member.node
     params, call = _signature(fn, names)
     ret = _annotation(fn.returns, names)
-    args = ", ".join(["self._open()", *call]) if member.kind in ("coroutine", "asyncgen") else ", ".join(call)
-    if member.kind == "coroutine":
-        body = f"self._runner.call({CLASS}.{member.name}, {args})"
-    elif member.kind == "asyncgen":
-        body = f"self._runner.iterate({CLASS}.{member.name}, {args})"
-    elif member.kind == "property":
-        body = f"self._open().{member.name}"
-    else:
-        body = f"self._open().{member.name}({args})"
-    stmt = body if ret == "None" else f"return {body}"
+    lines = _sync_body(fn, names) if member.kind in ("coroutine", "asyncgen") else None
+    if lines is None:
+        on_core = member.kind in ("coroutine", "asyncgen")
+        args = ", ".join(["self._open()", *call] if on_core else call)
+        if member.kind == "coroutine":
+            body = f"self._runner.call({CLASS}.{member.name}, {args})"
+        elif member.kind == "asyncgen":
+            body = f"self._runner.iterate({CLASS}.{member.name}, {args})"
+        elif member.kind == "property":
+            body = f"self._open().{member.name}"
+        else:
+            body = f"self._open().{member.name}({args})"
+        lines = [body if ret == "None" else f"return {body}"]
     deco = "    @property\n" if member.kind == "property" else ""
     arrow = f" -> {ret}" if ret else ""
-    return f"{deco}    def {member.name}({params}){arrow}:\n{_quote(_docstring(fn), ' ' * 8)}        {stmt}\n"
+    code = textwrap.indent("\n".join(lines), " " * 8)
+    return f"{deco}    def {member.name}({params}){arrow}:\n{_quote(_docstring(fn), ' ' * 8)}{code}\n"
 
 
 def _import_map(tree: ast.Module) -> tuple[dict[str, str], set[str]]:
@@ -224,6 +315,14 @@ def _import_map(tree: ast.Module) -> tuple[dict[str, str], set[str]]:
                 collect(node.body, True)
 
     collect(tree.body, False)
+    for node in tree.body:  # what memory.py itself defines
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found[node.name] = MODULE
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    found[target.id] = MODULE
     return found, typing_only
 
 

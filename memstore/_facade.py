@@ -7,6 +7,7 @@ generated into :mod:`memstore._sync` by :mod:`memstore._codegen`.
 from __future__ import annotations
 
 import weakref
+from threading import get_ident
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -80,7 +81,7 @@ class SyncFacade:
 
     @property
     def runner(self) -> RunnerName:
-        """``"portal"`` or ``"nested"``: how calls with async inputs run."""
+        """How calls with async inputs run: ``"portal"`` or ``"nested"``."""
         return self._runner.name
 
     @property
@@ -89,8 +90,15 @@ class SyncFacade:
         return self._closed or self._storage.closed
 
     def _open(self) -> MemoryStorage:
+        """The core, after checking that this call may go ahead."""
         if self._closed:
             raise StorageClosedError(f"this {type(self).__name__} is closed")
+        if portal_host.thread_id is not None and get_ident() == portal_host.thread_id:
+            raise RuntimeError(
+                f"{type(self).__name__} was called from inside memstore's portal event loop, where "
+                "a call that needs the loop would wait for itself forever. In async code, await "
+                "the async core instead: `await storage.async_storage.<method>(...)`."
+            )
         return self._storage
 
     def close(self) -> None:

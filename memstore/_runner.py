@@ -1,21 +1,24 @@
-"""How synchronous code runs the async core.
+"""How synchronous code runs what needs the async core's coroutines.
 
-Three ways, chosen per call by :class:`Runner`:
+Most of :class:`~memstore.SyncMemoryStorage` never comes here: the code generator
+(:mod:`memstore._codegen`) turns each async method body into a synchronous twin that
+runs right in the calling thread. What remains is what only a coroutine can do —
+reading a stream given to ``put`` — and bodies the generator could not make
+synchronous. :class:`Runner` runs those, choosing per call:
 
-1. **Inline** (the fast path). A call whose inputs are plain values (bytes, str, dict,
-   sync iterables wrapped by :func:`to_put_data` ...) never needs an event loop: the
-   core only suspends to offload heavy work or to read an async input stream, and in
-   inline mode (:data:`memstore._concurrency.INLINE`) offloading runs in the calling
-   thread, which is blocked for the call anyway. The core coroutine is driven to
-   completion right here, with no thread hop. Should it ever suspend, it is closed
-   before its commit step (DESIGN.md invariant 1: nothing changed) and retried on a loop.
+1. **Inline.** With plain inputs (bytes, str, sync iterables and files wrapped by
+   :func:`to_put_data` ...) the coroutine is driven to completion right here, with
+   :data:`memstore._concurrency.INLINE` set so that "offload to a worker thread" runs
+   in the calling thread (which is blocked for the call anyway). Should it ever
+   suspend, it is closed before its commit step (DESIGN.md invariant 1: nothing has
+   changed) and retried on a loop.
 2. **The blocking portal.** Calls with async inputs run on one anyio blocking portal
    shared by every facade in the process: started on first use, held while any facade
    is open, stopped when the last one closes and at interpreter exit; a forked child
-   starts its own.
+   starts its own. Ctrl-C while waiting cancels the call before its commit step.
 3. **Nested** (opt-in, ``runner="nested"``): calls with async inputs run on the
    caller's own running asyncio loop through nest-asyncio2 (for streams bound to that
-   loop, e.g. in a Jupyter cell). Never applied on import.
+   loop, e.g. in a Jupyter cell). Nothing is patched on import.
 """
 
 from __future__ import annotations

@@ -5,12 +5,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from memstore._facade import SyncFacade
+from memstore._keys import validate_key
 from memstore._runner import SyncPutData, to_put_data
-from memstore.memory import MemoryStorage
+from memstore.memory import (
+    _UTC,
+    MemoryStorage,
+    _bytes_of,
+    _copy_and_hash,
+    _etag,
+    _freeze_metadata,
+    _md5,
+    guess_content_type,
+)
 from memstore.types import PrefixUsage, StorageEvent, StorageUsage, StoredFile
 
 if TYPE_CHECKING:
@@ -23,10 +33,11 @@ class SyncMemoryStorage(SyncFacade):
     """The synchronous face of :class:`~memstore.MemoryStorage`, for notebooks, scripts and threads.
 
     Every public method of the async core is here with the same name, parameters,
-    defaults and documentation, minus the ``await``. Calls with plain inputs run to
-    completion in the calling thread (no thread hop: a put costs about what the async
-    one does); calls with async inputs run on memstore's shared anyio blocking portal,
-    so they work in a Jupyter cell whose event loop is already running.
+    defaults and documentation. Each body is the async method's own body made
+    synchronous by memstore's code generator, so a call runs right in the calling thread
+    and costs what the async call costs, with no thread hop. Only what truly needs an
+    event loop (an async iterable given to ``put``) runs on memstore's shared anyio
+    blocking portal, which works in a Jupyter cell whose loop is already running.
 
     Example:
         >>> from memstore import SyncMemoryStorage
@@ -68,14 +79,41 @@ class SyncMemoryStorage(SyncFacade):
             TypeError: If an argument has the wrong type.
             StorageClosedError: If the storage is closed.
         """
-        return self._runner.call(
-            MemoryStorage.put,
-            self._open(),
-            key,
-            to_put_data(data, self._chunk_size),
-            content_type=content_type,
-            metadata=metadata,
-        )
+        core = self._open()
+        data = to_put_data(data, self._chunk_size)
+        engine = core._live
+        key = validate_key(key)
+        if content_type is None:
+            content_type = guess_content_type(key)
+        elif type(content_type) is not str:
+            if not isinstance(content_type, str):
+                raise TypeError(f"content_type must be a str or None, not {type(content_type).__name__}")
+            content_type = str.__str__(content_type)
+        meta = _freeze_metadata(metadata)
+        if type(data) is bytes:
+            payload = data
+        elif isinstance(data, (bytes, bytearray, memoryview)):
+            size = data.nbytes if isinstance(data, memoryview) else len(data)
+            engine.check_fits(key, size)
+            if size >= core._offload_at and (not isinstance(data, bytes)):
+                parts, etag = _copy_and_hash(data)
+                file = StoredFile(key, size, content_type, etag, datetime.now(_UTC), meta)
+                return engine.commit_put(file, parts)
+            payload = _bytes_of(data)
+        elif hasattr(data, "__aiter__"):
+            return self._runner.call(MemoryStorage._put_stream, core, engine, key, data, content_type, meta)
+        else:
+            raise TypeError(
+                f"data must be bytes, bytearray, memoryview or an async iterable of bytes, not {type(data).__name__}"
+            )
+        size = len(payload)
+        if size >= core._offload_at:
+            engine.check_fits(key, size)
+            etag = _etag(payload)
+        else:
+            etag = f'"{_md5(payload, usedforsecurity=False).hexdigest()}"'
+        file = StoredFile(key, size, content_type, etag, datetime.now(_UTC), meta)
+        return engine.commit_put(file, payload)
 
     def delete(self, key: str) -> None:
         """Delete a file.
@@ -87,7 +125,8 @@ class SyncMemoryStorage(SyncFacade):
             StorageFileNotFoundError: If the file does not exist.
             InvalidKeyError: If ``key`` is not a valid key.
         """
-        self._runner.call(MemoryStorage.delete, self._open(), key)
+        core = self._open()
+        core._live.delete(validate_key(key))
 
     def copy(self, source: str, destination: str) -> StoredFile:
         """Copy a file within the storage (the copy counts against the quota).
@@ -104,7 +143,10 @@ class SyncMemoryStorage(SyncFacade):
             StorageQuotaExceededError: If the copy does not fit (nothing changes).
             InvalidKeyError: If a key is not valid.
         """
-        return self._runner.call(MemoryStorage.copy, self._open(), source, destination)
+        core = self._open()
+        source = validate_key(source, "source")
+        destination = validate_key(destination, "destination")
+        return core._live.transfer(source, destination, remove_source=False)
 
     def move(self, source: str, destination: str) -> StoredFile:
         """Move/rename a file within the storage, in one atomic step.
@@ -120,11 +162,15 @@ class SyncMemoryStorage(SyncFacade):
             StorageFileNotFoundError: If the source file does not exist.
             InvalidKeyError: If a key is not valid.
         """
-        return self._runner.call(MemoryStorage.move, self._open(), source, destination)
+        core = self._open()
+        source = validate_key(source, "source")
+        destination = validate_key(destination, "destination")
+        return core._live.transfer(source, destination, remove_source=True)
 
     def clear(self) -> None:
         """Delete every file (one ``"clear"`` event)."""
-        self._runner.call(MemoryStorage.clear, self._open())
+        core = self._open()
+        core._live.clear()
 
     def get(self, key: str) -> Iterator[bytes]:
         """Retrieve file contents as an async byte stream.
@@ -140,7 +186,35 @@ class SyncMemoryStorage(SyncFacade):
             StorageFileNotFoundError: If the file does not exist.
             InvalidKeyError: If ``key`` is not a valid key.
         """
-        return self._runner.iterate(MemoryStorage.get, self._open(), key)
+        core = self._open()
+        data = core._live.entry(validate_key(key)).data
+        step = core._chunk_size
+        if isinstance(data, bytes) and len(data) <= step:
+            yield data
+            return
+        carry = b""
+        parts: tuple[bytes, ...] = (data,) if isinstance(data, bytes) else data
+        for part in parts:
+            if not carry and len(part) == step:
+                yield part
+                continue
+            view = memoryview(part)
+            start = 0
+            if carry:
+                start = step - len(carry)
+                carry += view[:start].tobytes()
+                if len(carry) < step:
+                    continue
+                yield carry
+                carry = b""
+            end = len(part)
+            while end - start >= step:
+                yield view[start : start + step].tobytes()
+                start += step
+            if start < end:
+                carry = view[start:].tobytes()
+        if carry:
+            yield carry
 
     def get_bytes(self, key: str) -> bytes:
         """Retrieve entire file contents as bytes.
@@ -155,7 +229,13 @@ class SyncMemoryStorage(SyncFacade):
             StorageFileNotFoundError: If the file does not exist.
             InvalidKeyError: If ``key`` is not a valid key.
         """
-        return self._runner.call(MemoryStorage.get_bytes, self._open(), key)
+        core = self._open()
+        data = core._live.entry(validate_key(key)).data
+        if isinstance(data, bytes):
+            return data
+        if sum(map(len, data)) >= core._offload_at:
+            return b"".join(data)
+        return b"".join(data)
 
     def exists(self, key: str) -> bool:
         """Check if a file exists.
@@ -169,7 +249,8 @@ class SyncMemoryStorage(SyncFacade):
         Raises:
             InvalidKeyError: If ``key`` is not a valid key.
         """
-        return self._runner.call(MemoryStorage.exists, self._open(), key)
+        core = self._open()
+        return core._live.contains(validate_key(key))
 
     def info(self, key: str) -> StoredFile:
         """Get metadata about a file without reading it.
@@ -184,7 +265,8 @@ class SyncMemoryStorage(SyncFacade):
             StorageFileNotFoundError: If the file does not exist.
             InvalidKeyError: If ``key`` is not a valid key.
         """
-        return self._runner.call(MemoryStorage.info, self._open(), key)
+        core = self._open()
+        return core._live.entry(validate_key(key)).file
 
     def list(self, prefix: str = "", *, limit: int | None = None) -> Iterator[StoredFile]:
         """List files with optional prefix filter, in key order.
@@ -204,7 +286,27 @@ class SyncMemoryStorage(SyncFacade):
             TypeError: If ``prefix`` is not a ``str`` or ``limit`` not an ``int``.
             ValueError: If ``limit`` is negative.
         """
-        return self._runner.iterate(MemoryStorage.list, self._open(), prefix, limit=limit)
+        core = self._open()
+        if type(prefix) is not str:
+            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
+        if limit is not None:
+            if type(limit) is not int:
+                raise TypeError(f"limit must be an int or None, not {type(limit).__name__}")
+            if limit < 0:
+                raise ValueError(f"limit must be >= 0, got {limit}")
+        engine = core._live
+        remaining = limit
+        after: str | None = None
+        while remaining is None or remaining > 0:
+            count = 256 if remaining is None else min(256, remaining)
+            page = engine.list_page(prefix, after, count)
+            for file in page:
+                yield file
+            if len(page) < count:
+                return
+            after = page[-1].key
+            if remaining is not None:
+                remaining -= len(page)
 
     def url(self, key: str, *, expires_in: timedelta | None = None) -> str:
         """Generate a URL for accessing the file.
@@ -220,7 +322,12 @@ class SyncMemoryStorage(SyncFacade):
             InvalidKeyError: If ``key`` is not a valid key.
             TypeError: If ``expires_in`` is not a ``timedelta`` or ``None``.
         """
-        return self._runner.call(MemoryStorage.url, self._open(), key, expires_in=expires_in)
+        core = self._open()
+        key = validate_key(key)
+        if expires_in is not None and (not isinstance(expires_in, timedelta)):
+            raise TypeError(f"expires_in must be a timedelta or None, not {type(expires_in).__name__}")
+        core._check_open()
+        return f"memory://{key}"
 
     @property
     def usage(self) -> StorageUsage:

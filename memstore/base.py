@@ -19,7 +19,7 @@ BytesLike = bytes | bytearray | memoryview
 """A bytes-like value: ``bytes``, ``bytearray`` or ``memoryview`` (mutable ones are copied)."""
 
 PutData = BytesLike | AsyncIterable[BytesLike]
-"""What ``put`` accepts: bytes-like data, or an async iterable of bytes-like chunks."""
+"""What ``put`` accepts (bytes-like data, or an async iterable of bytes-like chunks)."""
 
 
 @runtime_checkable

@@ -190,6 +190,10 @@ class MemoryStorage(BaseStorage):
         files = self._engine.list_page("", None, 10)
         return storage_html("MemoryStorage", self._engine.usage(), files, len(files))
 
+    def _check_open(self) -> None:
+        if self._engine.closed:
+            raise StorageClosedError("this MemoryStorage is closed")
+
     @property
     def _live(self) -> Engine:
         engine = self._engine
@@ -532,7 +536,7 @@ class MemoryStorage(BaseStorage):
         key = validate_key(key)
         if expires_in is not None and not isinstance(expires_in, timedelta):
             raise TypeError(f"expires_in must be a timedelta or None, not {type(expires_in).__name__}")
-        self._live  # noqa: B018 - raises when closed
+        self._check_open()
         return f"memory://{key}"
 
     # ----------------------------------------------------- beyond the spec

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import _thread
+import ast
 import asyncio
 import inspect
 import io
@@ -523,3 +524,35 @@ def test_importing_memstore_patches_nothing() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split()[0] == "False"
+
+
+def test_bodies_that_need_a_loop_fall_back_to_the_runner() -> None:
+    source = _codegen.SOURCE.read_text().replace(
+        "    async def clear(self) -> None:",
+        "    async def pause(self, seconds: float) -> None:\n"
+        '        """Sleep on the loop."""\n'
+        "        await anyio.sleep(seconds)\n\n"
+        "    async def ticks(self, n: int) -> AsyncIterator[int]:\n"
+        '        """Count with the loop."""\n'
+        "        for i in range(n):\n"
+        "            await anyio.sleep(0)\n"
+        "            yield i\n\n"
+        "    async def clear(self) -> None:",
+    )
+    text = _codegen.generate(source)
+    assert "self._runner.call(MemoryStorage.pause, self._open(), seconds)" in text
+    assert "return self._runner.iterate(MemoryStorage.ticks, self._open(), n)" in text
+    # and the generic paths themselves work on the real core
+    with SyncMemoryStorage() as s:
+        s.put("a", b"1")
+        s.put("b", b"2")
+        keys = [f.key for f in s._runner.iterate(MemoryStorage.list, s.async_storage, limit=5)]
+        assert keys == ["a", "b"]
+        assert s._runner.call(MemoryStorage.get_bytes, s.async_storage, "b") == b"2"
+
+
+def test_generated_bodies_are_synchronous_twins() -> None:
+    text = _codegen.TARGET.read_text()
+    tree = ast.parse(text)
+    assert not [n for n in ast.walk(tree) if isinstance(n, (ast.Await, ast.AsyncFunctionDef, ast.AsyncFor))]
+    assert "self._runner.call(MemoryStorage._put_stream" in text  # streams still go through the runner

@@ -1,0 +1,600 @@
+"""The :class:`StorageBrowser` widget: a live view of a memory storage built from ipywidgets."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+
+from memstore._engine import Engine
+from memstore._html import human_size
+from memstore.exceptions import StorageClosedError, StorageError, StorageFileNotFoundError
+from memstore.memory import MemoryStorage
+from memstore.notebook import _render as r
+from memstore.notebook._query import SORTS, Page, PageSource, SortKey, parse_filter
+from memstore.types import StorageEvent, StoredFile
+
+if TYPE_CHECKING:
+    from memstore._sync import SyncMemoryStorage
+
+__all__ = ["StorageBrowser"]
+
+logger = logging.getLogger("memstore")
+
+_SORT_OPTIONS = [
+    ("key (A → Z)", "key"),
+    ("size (largest first)", "size"),
+    ("modified (newest first)", "modified"),
+]
+_MAX_PAGE_SIZE = 1000
+_MAX_INTERVAL = 5.0  # the adaptive throttle never waits longer than this between refreshes
+
+
+def _listener(ref: weakref.ReferenceType[StorageBrowser]) -> Callable[[StorageEvent], None]:
+    """A storage subscriber that holds the browser only weakly."""
+
+    def on_event(event: StorageEvent) -> None:
+        browser = ref()
+        if browser is not None:
+            browser._note_change(event)
+
+    return on_event
+
+
+def _flush(ref: weakref.ReferenceType[StorageBrowser]) -> None:
+    """Body of the throttle's timer thread: refresh the browser if it still exists."""
+    browser = ref()
+    if browser is not None:
+        browser._timer_fired()
+
+
+class StorageBrowser(widgets.VBox):  # type: ignore[misc]
+    """A live, paginated browser of a memory storage, for Jupyter notebooks and Voila.
+
+    It shows the file count and bytes used, a quota gauge (warning at 80 %, danger at
+    95 %), the ten largest top-level prefixes, a filter box (a key prefix, or a glob
+    such as ``*.csv``), rows sortable by key, size or modification time, a details pane
+    for the selected file (every field, the metadata, a preview of the first 4 KiB)
+    and actions to delete the selected file (after a confirmation) and to refresh.
+
+    It subscribes to the storage's events and re-renders at most every
+    ``refresh_interval`` seconds however fast the storage changes, from a short-lived
+    timer thread (never from asyncio tasks on the kernel's loop), with a trailing
+    update so the last change always shows. A refresh costs O(log n + page) for the
+    default view; sorting by size or filtering with a glob has to snapshot the
+    candidate keys (every key, for a glob that starts with a wildcard), and the
+    throttle then stretches to four times the time a refresh took.
+
+    The storage holds the browser only weakly. :meth:`close` unsubscribes, cancels a
+    pending refresh and closes the widgets; like every ipywidget, an unclosed browser
+    stays registered with the kernel until then.
+
+    Every key, content type and metadata value is HTML-escaped wherever it appears;
+    HTML and SVG files are previewed as source text, never rendered.
+
+    Example:
+        >>> storage = SyncMemoryStorage(MemoryConfig(max_size=10 * 2**20))
+        >>> StorageBrowser(storage)          # or storage.browse()
+
+    Args:
+        storage: A :class:`~memstore.MemoryStorage` or a
+            :class:`~memstore.SyncMemoryStorage` (its ``async_storage`` is browsed).
+        page_size: Rows per page (1 to 1000).
+        refresh_interval: Minimum seconds between two live refreshes (at least 0.05).
+        pattern: Initial filter: a key prefix or a glob.
+        sort: Initial order: ``"key"``, ``"size"`` (largest first) or ``"modified"``
+            (newest first).
+        **kwargs: Passed on to :class:`ipywidgets.VBox` (``layout`` ...).
+
+    Raises:
+        TypeError: If ``storage`` is neither storage class, or an argument has the
+            wrong type.
+        ValueError: If ``page_size``, ``refresh_interval`` or ``sort`` is out of range.
+        StorageClosedError: If the storage is closed.
+    """
+
+    def __init__(
+        self,
+        storage: MemoryStorage | SyncMemoryStorage,
+        *,
+        page_size: int = 50,
+        refresh_interval: float = 0.25,
+        pattern: str = "",
+        sort: SortKey = "key",
+        **kwargs: Any,
+    ) -> None:
+        """Build the widget tree, subscribe to the storage and render the first page."""
+        core = getattr(storage, "async_storage", storage)
+        if not isinstance(core, MemoryStorage):
+            raise TypeError(
+                f"StorageBrowser needs a MemoryStorage or a SyncMemoryStorage, not {type(storage).__name__}"
+            )
+        if type(page_size) is not int:
+            raise TypeError(f"page_size must be an int, not {type(page_size).__name__}")
+        if not 1 <= page_size <= _MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be between 1 and {_MAX_PAGE_SIZE}, got {page_size}")
+        if not isinstance(refresh_interval, (int, float)) or isinstance(refresh_interval, bool):
+            raise TypeError(f"refresh_interval must be a number, not {type(refresh_interval).__name__}")
+        if not refresh_interval >= 0.05:
+            raise ValueError(f"refresh_interval must be at least 0.05 seconds, got {refresh_interval}")
+        if type(pattern) is not str:
+            raise TypeError(f"pattern must be a str, not {type(pattern).__name__}")
+        if sort not in SORTS:
+            raise ValueError(f"sort must be one of {', '.join(SORTS)}; got {sort!r}")
+        if core.closed:
+            raise StorageClosedError("cannot browse a closed storage")
+
+        self._storage = core
+        self._engine: Engine = core._engine
+        self._page_size = page_size
+        self._interval = float(refresh_interval)
+        self._source = PageSource(self._engine)
+        self._page_index = 0
+        self._selected_key: str | None = None
+        self._shown_rows: tuple[tuple[str, str], ...] = ()
+        self._shown_file: StoredFile | None = None
+        self._pending_delete: str | None = None
+        self._syncing = 0  # the thread in which the browser itself changes the row selection
+        self._is_closed = False
+
+        # Live-refresh state, guarded by _state_lock (re-entrant: close() may run from
+        # the garbage collector in any thread).
+        self._state_lock = threading.RLock()
+        self._render_lock = threading.RLock()
+        self._generation = 0
+        self._timer: threading.Timer | None = None
+        self._last_refresh = 0.0
+        self._current_interval = self._interval
+        self.refresh_count = 0
+        """How many times the browser re-rendered (for tests and curiosity)."""
+
+        self._build(pattern, sort)
+        super().__init__(children=self._top_children, **kwargs)
+        self.add_class("memstore-browser")
+        self.layout.padding = "6px 10px"
+        self.layout.border = "1px solid #ddd"
+
+        # The storage holds only a weak reference; the finalizer unsubscribes when the
+        # browser is collected without close() (and close() calls it directly).
+        try:
+            unsubscribe = core.subscribe(_listener(weakref.ref(self)))
+        except BaseException:
+            self._close_widgets()
+            raise
+        self._finalizer = weakref.finalize(self, unsubscribe)
+        self._finalizer.atexit = False
+        self._render()
+
+    # ------------------------------------------------------------------ building
+    def _build(self, pattern: str, sort: SortKey) -> None:
+        w = widgets
+        style = w.HTML(r.STYLE, layout=w.Layout(display="none"))
+
+        self._totals = w.HTML()
+        self._totals.add_class("memstore-totals")
+        self._gauge_bar = w.FloatProgress(value=0.0, min=0.0, max=100.0, layout=w.Layout(width="220px"))
+        self._gauge_bar.add_class("memstore-gauge-bar")
+        self._gauge_text = w.HTML()
+        self._gauge_text.add_class("memstore-gauge-text")
+        gauge = w.HBox(
+            [w.HTML("<b>quota</b>"), self._gauge_bar, self._gauge_text],
+            layout=w.Layout(align_items="center", grid_gap="6px"),
+        )
+        gauge.add_class("memstore-gauge")
+        header = w.HBox(
+            [self._totals, gauge],
+            layout=w.Layout(justify_content="space-between", align_items="center", flex_flow="row wrap"),
+        )
+        header.add_class("memstore-header")
+
+        self._breakdown = w.HTML()
+        breakdown = w.VBox([w.HTML("<div class='memstore-section'>Largest folders</div>"), self._breakdown])
+        breakdown.add_class("memstore-breakdown")
+
+        self._filter = w.Text(
+            value=pattern,
+            placeholder="prefix (data/) or glob (*.csv), then Enter",
+            continuous_update=False,
+            description="filter",
+            layout=w.Layout(width="340px"),
+        )
+        self._filter.add_class("memstore-filter")
+        self._sort = w.Dropdown(
+            options=_SORT_OPTIONS, value=sort, description="sort by", layout=w.Layout(width="260px")
+        )
+        self._sort.add_class("memstore-sort")
+        self._refresh_button = w.Button(description="Refresh", icon="refresh", tooltip="Re-read the storage")
+        self._refresh_button.add_class("memstore-refresh")
+        controls = w.HBox(
+            [self._filter, self._sort, self._refresh_button],
+            layout=w.Layout(align_items="center", grid_gap="8px", flex_flow="row wrap", margin="6px 0 2px 0"),
+        )
+        controls.add_class("memstore-controls")
+
+        self._rows = w.Select(
+            options=[],
+            rows=min(self._page_size, 20),
+            layout=w.Layout(width="100%"),
+        )
+        self._rows.add_class("memstore-rows")
+        self._prev = w.Button(description="◀ prev", layout=w.Layout(width="80px"))
+        self._prev.add_class("memstore-prev")
+        self._next = w.Button(description="next ▶", layout=w.Layout(width="80px"))
+        self._next.add_class("memstore-next")
+        self._page_label = w.HTML()
+        self._page_label.add_class("memstore-page")
+        pager = w.HBox(
+            [self._prev, self._page_label, self._next], layout=w.Layout(align_items="center", grid_gap="8px")
+        )
+        pager.add_class("memstore-pager")
+        listing = w.VBox(
+            [w.HTML(r.column_header()), self._rows, pager],
+            layout=w.Layout(flex="3 1 640px", min_width="0"),
+        )
+        listing.add_class("memstore-list")
+
+        self._info = w.HTML()
+        self._info.add_class("memstore-info")
+        self._preview = w.HTML()
+        self._preview.add_class("memstore-preview-box")
+        self._image = w.Image(
+            layout=w.Layout(
+                display="none",
+                align_self="flex-start",
+                max_width="100%",
+                max_height="260px",
+                object_fit="contain",
+            )
+        )
+        self._image.add_class("memstore-image")
+        self._delete = w.Button(description="Delete", icon="trash", button_style="danger", disabled=True)
+        self._delete.add_class("memstore-delete")
+        self._confirm_text = w.HTML()
+        self._confirm = w.Button(
+            description="Confirm delete", button_style="danger", layout=w.Layout(width="auto")
+        )
+        self._confirm.add_class("memstore-confirm")
+        self._cancel = w.Button(description="Cancel", layout=w.Layout(width="auto"))
+        self._cancel.add_class("memstore-cancel")
+        self._confirm_box = w.HBox(
+            [self._confirm_text, self._confirm, self._cancel],
+            layout=w.Layout(display="none", align_items="center", grid_gap="6px", flex_flow="row wrap"),
+        )
+        self._confirm_box.add_class("memstore-confirm-box")
+        self._status = w.HTML()
+        self._status.add_class("memstore-status")
+        self._details = w.VBox(
+            [
+                w.HTML("<div class='memstore-section'>Details</div>"),
+                self._info,
+                w.HBox([self._delete]),
+                self._confirm_box,
+                self._status,
+                self._preview,
+                self._image,
+            ],
+            layout=w.Layout(flex="2 1 340px", min_width="0"),
+        )
+        self._details.add_class("memstore-details")
+        body = w.HBox(
+            [listing, self._details],
+            layout=w.Layout(
+                flex_flow="row wrap", grid_gap="12px", align_items="flex-start", margin="4px 0 0 0"
+            ),
+        )
+        body.add_class("memstore-body")
+
+        self._top_children = (style, header, breakdown, controls, body)
+
+        self._filter.observe(self._on_filter, names="value")
+        self._sort.observe(self._on_sort, names="value")
+        self._rows.observe(self._on_row, names="value")
+        self._refresh_button.on_click(self._on_refresh)
+        self._prev.on_click(self._on_prev)
+        self._next.on_click(self._on_next)
+        self._delete.on_click(self._on_delete)
+        self._confirm.on_click(self._on_confirm)
+        self._cancel.on_click(self._on_cancel)
+
+    def _all_widgets(self) -> list[Any]:
+        """Every widget of the tree below the browser (children first, depth-first)."""
+        found: list[Any] = []
+
+        def walk(widget: Any) -> None:
+            for child in getattr(widget, "children", ()):
+                walk(child)
+                found.append(child)
+            for attr in ("layout", "style"):
+                sub = getattr(widget, attr, None)
+                if isinstance(sub, widgets.Widget):
+                    found.append(sub)
+
+        for child in self.__dict__.get("_top_children", ()):
+            walk(child)
+            found.append(child)
+        if isinstance(getattr(self, "layout", None), widgets.Widget):
+            found.append(self.layout)
+        return found
+
+    # ------------------------------------------------------------ public API
+    @property
+    def storage(self) -> MemoryStorage:
+        """The (async) storage this browser shows."""
+        return self._storage
+
+    @property
+    def page(self) -> int:
+        """The page shown, 0-based."""
+        return self._page_index
+
+    @property
+    def selected(self) -> str | None:
+        """The key whose details are shown, or ``None``."""
+        return self._selected_key
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._is_closed
+
+    def select(self, key: str | None) -> None:
+        """Show the details of ``key`` (``None`` clears the selection)."""
+        if key is not None and type(key) is not str:
+            raise TypeError(f"key must be a str or None, not {type(key).__name__}")
+        with self._render_lock:
+            self._selected_key = key
+            self._pending_delete = None
+            self._render()
+
+    def refresh(self) -> None:
+        """Re-read the storage and re-render now (in the calling thread)."""
+        with self._state_lock:
+            self._generation += 1
+        self._render()
+
+    def close(self) -> None:
+        """Unsubscribe from the storage, cancel a pending refresh and close the widgets.
+
+        Idempotent. Afterwards no reference from the storage or from a thread remains.
+        """
+        if "_finalizer" not in self.__dict__:  # __init__ failed part-way (or is running)
+            self._close_widgets()
+            return
+        with self._state_lock:
+            if self._is_closed:
+                return
+            self._is_closed = True
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+        self._finalizer()  # unsubscribe (once)
+        self._close_widgets()
+
+    def _close_widgets(self) -> None:
+        self.__dict__["_is_closed"] = True
+        if "_top_children" in self.__dict__:
+            for child in self._all_widgets():
+                child.close()
+        super().close()
+
+    def __repr__(self) -> str:
+        """A one-line text summary (the fallback outside a notebook front end)."""
+        if self._is_closed:
+            return "StorageBrowser(closed)"
+        return (
+            f"StorageBrowser({self._storage!r}, page={self._page_index + 1}, pattern={self._filter.value!r})"
+        )
+
+    # -------------------------------------------------------- live refreshing
+    def _note_change(self, event: StorageEvent) -> None:
+        """Storage subscriber (any thread): schedule a throttled refresh."""
+        with self._state_lock:
+            self._generation += 1
+            if self._is_closed or self._timer is not None:
+                return
+            delay = max(0.0, self._last_refresh + self._current_interval - time.monotonic())
+            timer = threading.Timer(delay, _flush, args=(weakref.ref(self),))
+            timer.daemon = True
+            timer.name = "memstore-browser-refresh"
+            self._timer = timer
+        timer.start()
+
+    def _timer_fired(self) -> None:
+        with self._state_lock:
+            self._timer = None
+            if self._is_closed:
+                return
+        started = time.monotonic()
+        self._last_refresh = started
+        try:
+            self._render()
+        except Exception:  # a refresh thread has nobody to report to but the log
+            logger.exception("memstore: the storage browser failed to refresh")
+        took = time.monotonic() - started
+        # Adaptive throttle: a refresh that has to scan may take a share of the CPU,
+        # not all of it.
+        self._current_interval = min(max(self._interval, 4.0 * took), _MAX_INTERVAL)
+
+    # -------------------------------------------------------------- rendering
+    def _render(self) -> None:
+        """Bring every part of the widget up to date with the storage."""
+        with self._render_lock:
+            if self._is_closed:
+                return
+            self.refresh_count += 1
+            if self._engine.closed:
+                self._render_closed()
+                return
+            usage = self._engine.usage()
+            self._render_header(usage.file_count, usage.used_bytes)
+            percent, text = r.gauge_text(usage)
+            if percent is None:
+                self._gauge_bar.layout.display = "none"
+            else:
+                self._gauge_bar.layout.display = None
+                self._gauge_bar.value = min(percent, 100.0)
+                self._gauge_bar.bar_style = r.fraction_style(percent)
+            self._gauge_text.value = text
+            self._breakdown.value = r.breakdown_html(self._engine.prefix_usage(), usage.used_bytes)
+            with self._state_lock:
+                generation = self._generation
+            flt = parse_filter(self._filter.value)
+            page = self._source.page(flt, self._sort.value, self._page_index, self._page_size, generation)
+            self._page_index = page.index
+            self._render_rows(page)
+            self._render_pager(page, flt.text)
+            self._render_details()
+
+    def _render_header(self, files: int, used: int) -> None:
+        self._totals.value = (
+            f"<span class='memstore-title'><b>{r.esc(type(self._storage).__name__)}</b></span> · "
+            f"<b>{files:,}</b> {'file' if files == 1 else 'files'} · <b>{r.esc(human_size(used))}</b> used"
+        )
+
+    def _render_closed(self) -> None:
+        self._totals.value = "<b>MemoryStorage</b> · <i>closed</i>"
+        self._gauge_bar.layout.display = "none"
+        self._gauge_text.value = ""
+        self._breakdown.value = ""
+        self._render_rows(Page([], 0, 0, 1, False))
+        self._page_label.value = "the storage is closed"
+        self._prev.disabled = self._next.disabled = True
+        self._selected_key = None
+        self._render_details()
+
+    def _render_rows(self, page: Page) -> None:
+        rows = tuple((r.row_label(f), f.key) for f in page.files)
+        want = self._selected_key if any(key == self._selected_key for _, key in rows) else None
+        select = self._rows
+        if rows == self._shown_rows and select.value == want:
+            return
+        self._syncing = threading.get_ident()
+        try:
+            with select.hold_sync():
+                if rows != self._shown_rows:
+                    select.index = None  # else changing the options selects the first row
+                    select.options = rows
+                    self._shown_rows = rows
+                select.value = want
+        finally:
+            self._syncing = 0
+
+    def _render_pager(self, page: Page, pattern: str) -> None:
+        what = "matching files" if pattern else "files"
+        self._page_label.value = (
+            f"page <b>{page.index + 1:,}</b> of <b>{page.pages:,}</b> · {page.total:,} {what}"
+        )
+        self._prev.disabled = page.index <= 0
+        self._next.disabled = page.index >= page.pages - 1
+
+    def _render_details(self) -> None:
+        key = self._selected_key
+        file: StoredFile | None = None
+        data: Any = b""
+        if key is not None:
+            try:
+                entry = self._engine.entry(key)
+            except (StorageFileNotFoundError, StorageClosedError):
+                pass
+            else:
+                file, data = entry.file, entry.data
+        self._delete.disabled = file is None
+        if self._pending_delete is None or self._pending_delete != key or file is None:
+            self._pending_delete = None
+            self._confirm_box.layout.display = "none"
+        if file is not None and file is self._shown_file:
+            return
+        self._shown_file = file
+        if file is None:
+            if key is None:
+                self._info.value = "<div class='memstore-muted'>Select a file to see its details.</div>"
+            else:
+                self._info.value = (
+                    f"<div class='memstore-muted'><code>{r.esc(key)}</code> is no longer stored.</div>"
+                )
+            self._preview.value = ""
+            self._image.layout.display = "none"
+            self._image.value = b""
+            return
+        preview = r.make_preview(file, data)
+        self._info.value = r.details_html(file)
+        self._preview.value = preview.html
+        if preview.kind == "image":
+            self._image.format = preview.image_format
+            self._image.value = preview.image
+            self._image.layout.display = None
+        else:
+            self._image.layout.display = "none"
+            self._image.value = b""
+
+    # ---------------------------------------------------------------- actions
+    # Widget callbacks run in the kernel's thread while a live refresh may be running in
+    # the timer thread: each one changes the browser's state under the render lock.
+    def _go_to(self, page: int | None = None, *, step: int = 0) -> None:
+        with self._render_lock:
+            self._page_index = max(self._page_index + step if page is None else page, 0)
+            self._render()
+
+    def _on_filter(self, change: dict[str, Any]) -> None:
+        self._go_to(0)
+
+    def _on_sort(self, change: dict[str, Any]) -> None:
+        self._go_to(0)
+
+    def _on_prev(self, button: Any) -> None:
+        self._go_to(step=-1)
+
+    def _on_next(self, button: Any) -> None:
+        self._go_to(step=1)
+
+    def _on_row(self, change: dict[str, Any]) -> None:
+        if change["new"] is None or self._syncing == threading.get_ident():
+            return  # the browser itself is changing the options, not the user
+        with self._render_lock:
+            self._selected_key = change["new"]
+            self._status.value = ""
+            self._render_details()
+
+    def _on_refresh(self, button: Any) -> None:
+        self._status.value = ""
+        self.refresh()
+
+    def _on_delete(self, button: Any) -> None:
+        with self._render_lock:
+            key = self._selected_key
+            if key is None:
+                return
+            self._pending_delete = key
+            self._confirm_text.value = f"Delete <code>{r.esc(key)}</code>?"
+            self._confirm_box.layout.display = None
+            self._status.value = ""
+
+    def _on_cancel(self, button: Any) -> None:
+        with self._render_lock:
+            self._pending_delete = None
+            self._confirm_box.layout.display = "none"
+
+    def _on_confirm(self, button: Any) -> None:
+        with self._render_lock:
+            key = self._pending_delete
+            self._pending_delete = None
+            self._confirm_box.layout.display = "none"
+            if key is None:
+                return
+            try:
+                self._engine.delete(key)
+            except StorageFileNotFoundError:
+                message = f"<code>{r.esc(key)}</code> was already deleted."
+            except StorageError as exc:
+                message = f"Could not delete <code>{r.esc(key)}</code>: {r.esc(exc)}"
+            else:
+                message = f"Deleted <code>{r.esc(key)}</code>."
+            if self._selected_key == key:
+                self._selected_key = None
+            self._status.value = f"<div class='memstore-muted'>{message}</div>"
+            self.refresh()

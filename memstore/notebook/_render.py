@@ -1,0 +1,317 @@
+"""Text and HTML fragments of the browser (stdlib only, so they are easy to test).
+
+Everything that came from a key, a content type, metadata or file contents goes
+through :func:`esc` (``html.escape``) before it is put into HTML. Plain-text widget
+values (the rows of the list) are not HTML and are not escaped.
+"""
+
+from __future__ import annotations
+
+import codecs
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from memstore._engine import Data
+from memstore._html import human_size
+from memstore.types import PrefixUsage, StorageUsage, StoredFile
+
+__all__ = [
+    "IMAGE_LIMIT",
+    "PREVIEW_BYTES",
+    "STYLE",
+    "Preview",
+    "breakdown_html",
+    "column_header",
+    "details_html",
+    "esc",
+    "fraction_style",
+    "gauge_text",
+    "head_bytes",
+    "hexdump",
+    "is_text_type",
+    "make_preview",
+    "row_label",
+]
+
+PREVIEW_BYTES = 4096
+"""How much of a file the details pane previews."""
+
+IMAGE_LIMIT = 2 * 1024 * 1024
+"""Images up to this size are shown whole (a truncated image would not decode)."""
+
+KEY_WIDTH = 44
+SIZE_WIDTH = 10
+TYPE_WIDTH = 24
+
+_TEXT_TYPES = frozenset(
+    {
+        "application/json",
+        "application/ld+json",
+        "application/x-ndjson",
+        "application/xml",
+        "application/javascript",
+        "application/x-javascript",
+        "application/ecmascript",
+        "application/yaml",
+        "application/x-yaml",
+        "application/toml",
+        "application/x-sh",
+        "application/sql",
+        "application/csv",
+        "image/svg+xml",  # shown as its source text, never rendered
+    }
+)
+_IMAGE_MAGIC: dict[str, tuple[bytes, ...]] = {
+    "png": (b"\x89PNG\r\n\x1a\n",),
+    "jpeg": (b"\xff\xd8\xff",),
+    "gif": (b"GIF87a", b"GIF89a"),
+}
+_IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpeg", "image/jpg": "jpeg", "image/gif": "gif"}
+
+
+def esc(value: object) -> str:
+    """HTML-escape ``str(value)``, quotes included."""
+    return html.escape(str(value), quote=True)
+
+
+def _cut(text: str, width: int) -> str:
+    """``text`` shortened to ``width`` characters with an ellipsis in the middle."""
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    tail = width - 1 - head
+    return f"{text[:head]}…{text[len(text) - tail :]}"
+
+
+def _cut_end(text: str, width: int) -> str:
+    """``text`` shortened to ``width`` characters with an ellipsis at the end."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}" if count == 1 else f"{count:,} {word}s"
+
+
+def _when(moment: datetime | None, *, seconds: bool = True) -> str:
+    if moment is None:
+        return ""
+    fmt = "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M"
+    return moment.astimezone(timezone.utc).strftime(fmt)
+
+
+def row_label(file: StoredFile) -> str:
+    """One row of the listing as fixed-width plain text: key, size, content type, modified."""
+    return (
+        f"{_cut(file.key, KEY_WIDTH):<{KEY_WIDTH}}  {human_size(file.size):>{SIZE_WIDTH}}  "
+        f"{_cut_end(file.content_type or '', TYPE_WIDTH):<{TYPE_WIDTH}}  {_when(file.last_modified)}"
+    )
+
+
+def column_header() -> str:
+    """The column titles above the rows, aligned like :func:`row_label` (HTML)."""
+    text = f"{'key':<{KEY_WIDTH}}  {'size':>{SIZE_WIDTH}}  {'content type':<{TYPE_WIDTH}}  modified (UTC)"
+    return f"<div class='memstore-colhead'>{esc(text)}</div>"
+
+
+def fraction_style(percent: float) -> str:
+    """The progress-bar style for a quota ``percent``: ``""``, ``"warning"`` (≥80) or ``"danger"`` (≥95)."""
+    if percent >= 95.0:
+        return "danger"
+    if percent >= 80.0:
+        return "warning"
+    return ""
+
+
+def gauge_text(usage: StorageUsage) -> tuple[float | None, str]:
+    """The quota percentage (``None`` when unlimited) and the text beside the gauge."""
+    if usage.max_size is None:
+        return None, f"{esc(human_size(usage.used_bytes))} used · no quota (unlimited)"
+    percent = 100.0 * (usage.fraction_used or 0.0)
+    free = usage.free_bytes or 0
+    text = (
+        f"<b>{percent:.1f} %</b> of {esc(human_size(usage.max_size))} "
+        f"<span style='color:#666'>({esc(human_size(free))} free)</span>"
+    )
+    return percent, text
+
+
+def breakdown_html(prefixes: Sequence[PrefixUsage], used_bytes: int, limit: int = 10) -> str:
+    """The largest ``limit`` top-level prefixes with their sizes and share bars (HTML)."""
+    if not prefixes:
+        return "<div class='memstore-muted'>No files yet.</div>"
+    rows = []
+    for item in prefixes[:limit]:
+        share = 100.0 * item.used_bytes / used_bytes if used_bytes > 0 else 0.0
+        name = esc(item.prefix) if item.prefix else "<i>(top level)</i>"
+        rows.append(
+            "<tr>"
+            f"<td class='memstore-prefix' title='{esc(item.prefix)}'><code>{name}</code></td>"
+            f"<td><div class='memstore-sharebar'><div style='width:{share:.1f}%'></div></div></td>"
+            f"<td class='memstore-num'>{esc(human_size(item.used_bytes))}</td>"
+            f"<td class='memstore-num'>{_plural(item.file_count, 'file')}</td>"
+            f"<td class='memstore-num'>{share:.1f} %</td>"
+            "</tr>"
+        )
+    more = len(prefixes) - limit
+    tail = f"<div class='memstore-muted'>… and {more:,} more folders</div>" if more > 0 else ""
+    return f"<table class='memstore-table memstore-breakdown-table'>{''.join(rows)}</table>{tail}"
+
+
+def details_html(file: StoredFile) -> str:
+    """Every field of ``file`` and its metadata as tables (HTML, all values escaped)."""
+    fields = [
+        ("key", f"<code>{esc(file.key)}</code>"),
+        ("size", f"{esc(human_size(file.size))} ({file.size:,} bytes)"),
+        ("content type", f"<code>{esc(file.content_type or '')}</code>"),
+        ("etag", f"<code>{esc(file.etag or '')}</code>"),
+        ("last modified", esc(file.last_modified.isoformat() if file.last_modified else "")),
+    ]
+    body = "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in fields)
+    if file.metadata:
+        meta_rows = "".join(
+            f"<tr><td><code>{esc(k)}</code></td><td><code>{esc(v)}</code></td></tr>"
+            for k, v in file.metadata.items()
+        )
+        meta = (
+            "<table class='memstore-table memstore-metadata'>"
+            f"<tr><th>metadata key</th><th>value</th></tr>{meta_rows}</table>"
+        )
+    else:
+        meta = "<div class='memstore-muted'>no metadata</div>"
+    return f"<table class='memstore-table memstore-fields'>{body}</table>{meta}"
+
+
+def head_bytes(data: Data, limit: int) -> bytes:
+    """The first ``limit`` bytes of stored contents (one ``bytes`` or a tuple of chunks)."""
+    if isinstance(data, bytes):
+        return data[:limit]
+    parts: list[bytes] = []
+    need = limit
+    for chunk in data:
+        if need <= 0:
+            break
+        parts.append(chunk[:need])
+        need -= len(parts[-1])
+    return b"".join(parts)
+
+
+def hexdump(data: bytes) -> str:
+    """A classic hex dump: offset, 16 bytes in hex, and their printable ASCII (plain text)."""
+    lines = []
+    for offset in range(0, len(data), 16):
+        chunk = data[offset : offset + 16]
+        hexes = " ".join(f"{b:02x}" for b in chunk[:8])
+        if len(chunk) > 8:
+            hexes += "  " + " ".join(f"{b:02x}" for b in chunk[8:])
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        lines.append(f"{offset:08x}  {hexes:<49} |{text}|")
+    return "\n".join(lines)
+
+
+def _media_type(content_type: str | None) -> tuple[str, str]:
+    """``(type/subtype lower-cased, charset or "")`` of a content type."""
+    if not content_type:
+        return "", ""
+    main, _, params = content_type.partition(";")
+    charset = ""
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"')
+    return main.strip().lower(), charset
+
+
+def is_text_type(content_type: str | None) -> bool:
+    """Whether a content type is shown as text (``text/*``, JSON, XML, SVG source ...)."""
+    media, _ = _media_type(content_type)
+    return media.startswith("text/") or media in _TEXT_TYPES or media.endswith(("+json", "+xml"))
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the details pane shows of a file's contents.
+
+    Attributes:
+        kind: ``"text"``, ``"hex"``, ``"image"`` or ``"empty"``.
+        html: The preview as HTML (escaped text in a ``<pre>``), or a caption for images.
+        image: The whole image for ``kind == "image"``, else ``b""``.
+        image_format: ``"png"``, ``"jpeg"`` or ``"gif"`` for images, else ``""``.
+    """
+
+    kind: str
+    html: str
+    image: bytes = b""
+    image_format: str = ""
+
+
+def _pre(text: str, kind: str) -> str:
+    return f"<pre class='memstore-preview memstore-preview-{kind}'>{esc(text)}</pre>"
+
+
+def make_preview(file: StoredFile, data: Data) -> Preview:
+    """The preview of ``file`` whose contents are ``data``.
+
+    Text-like types show their first :data:`PREVIEW_BYTES` decoded (escaped, never
+    rendered as markup, so HTML and SVG files show their source); PNG, JPEG and GIF
+    files whose bytes really are such images show as the image; anything else shows a
+    hex dump of the first :data:`PREVIEW_BYTES`.
+    """
+    if file.size == 0:
+        return Preview("empty", "<div class='memstore-muted'>empty file</div>")
+    head = head_bytes(data, PREVIEW_BYTES)
+    shown = len(head)
+    note = f"first {shown:,} of {file.size:,} bytes" if shown < file.size else f"all {shown:,} bytes"
+    media, charset = _media_type(file.content_type)
+    image_format = _IMAGE_TYPES.get(media)
+    if image_format is not None and head.startswith(_IMAGE_MAGIC[image_format]):
+        if file.size <= IMAGE_LIMIT:
+            caption = (
+                f"<div class='memstore-muted'>{esc(image_format.upper())} image, {file.size:,} bytes</div>"
+            )
+            return Preview("image", caption, head_bytes(data, file.size), image_format)
+        note += "; image too large to preview"
+    elif image_format is not None:
+        note += f"; not a valid {image_format.upper()} file"
+    if is_text_type(file.content_type) and b"\x00" not in head:
+        try:
+            decoder = codecs.getincrementaldecoder(charset or "utf-8")(errors="replace")
+        except LookupError:
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        text = decoder.decode(head, final=shown >= file.size)
+        return Preview("text", f"<div class='memstore-muted'>text, {note}</div>{_pre(text, 'text')}")
+    return Preview("hex", f"<div class='memstore-muted'>hex dump, {note}</div>{_pre(hexdump(head), 'hex')}")
+
+
+STYLE = """<style>
+.memstore-browser { font-size: 13px; }
+.memstore-browser .widget-html-content table, .memstore-browser .widget-html-content pre,
+.memstore-browser .widget-html-content div { line-height: 1.45; }
+.memstore-browser .memstore-colhead, .memstore-browser .memstore-rows select {
+  font-family: var(--jp-code-font-family, Menlo, Consolas, 'DejaVu Sans Mono', monospace);
+  font-size: 12px; }
+.memstore-browser .memstore-colhead { white-space: pre; font-weight: bold; color: #444;
+  padding: 0 0 0 4px; overflow: hidden; }
+.memstore-browser .memstore-rows select { padding: 2px 0; }
+.memstore-browser .memstore-title { font-size: 15px; }
+.memstore-browser .memstore-muted { color: #777; font-size: 12px; }
+.memstore-browser .memstore-section { font-weight: bold; color: #333; margin-top: 4px; }
+.memstore-browser table.memstore-table { border-collapse: collapse; margin: 2px 0 6px 0; }
+.memstore-browser table.memstore-table th, .memstore-browser table.memstore-table td {
+  text-align: left; vertical-align: top; padding: 1px 10px 1px 0; border: none; }
+.memstore-browser table.memstore-table th { color: #555; font-weight: 600; white-space: nowrap; }
+.memstore-browser table.memstore-table td { word-break: break-all; }
+.memstore-browser table.memstore-breakdown-table td { word-break: normal; white-space: nowrap; }
+.memstore-browser td.memstore-num { text-align: right; color: #444; }
+.memstore-browser td.memstore-prefix { max-width: 220px; overflow: hidden; text-overflow: ellipsis; }
+.memstore-browser .memstore-sharebar { width: 160px; height: 10px; background: #e8e8e8;
+  border-radius: 2px; overflow: hidden; }
+.memstore-browser .memstore-sharebar > div { height: 100%; background: #2196f3; }
+.memstore-browser pre.memstore-preview { max-height: 260px; overflow: auto; margin: 2px 0;
+  padding: 6px; background: #f6f8fa; border: 1px solid #e1e4e8; font-size: 11px;
+  white-space: pre-wrap; word-break: break-all; }
+.memstore-browser pre.memstore-preview-hex { white-space: pre; word-break: normal; }
+.memstore-browser .memstore-details { border-left: 1px solid #ddd; padding-left: 10px; }
+.memstore-browser .memstore-image { image-rendering: pixelated; border: 1px solid #e1e4e8; }
+</style>"""

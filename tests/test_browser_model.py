@@ -1,0 +1,758 @@
+"""The storage browser at the model level: drive a storage, read what the widget tree shows.
+
+No front end is involved: ipywidgets without a kernel keeps the model state in Python,
+which is exactly what a front end would be sent.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import html
+import random
+import struct
+import threading
+import time
+import weakref
+import zlib
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import anyio
+import pytest
+
+ipywidgets = pytest.importorskip("ipywidgets")
+
+from memstore import MemoryConfig, MemoryStorage, StoredFile  # noqa: E402
+from memstore.notebook import StorageBrowser  # noqa: E402
+from memstore.notebook._query import PageSource, parse_filter  # noqa: E402
+from memstore.notebook._render import PREVIEW_BYTES, hexdump, make_preview  # noqa: E402
+
+HOSTILE = '<img src=x onerror="window.__xss=1">'
+DEADLINE = 5.0  # seconds; the throttle refreshes within 0.25 s, this only bounds a failure
+
+
+# ----------------------------------------------------------------- helpers
+def put(storage: MemoryStorage, key: str, data: bytes, **kwargs: Any) -> StoredFile:
+    """Put through the public async API (from whatever thread calls it)."""
+
+    async def go() -> StoredFile:
+        return await storage.put(key, data, **kwargs)
+
+    return anyio.run(go)
+
+
+def fill_engine(storage: MemoryStorage, keys: list[str], size: int = 10) -> None:
+    """Fill cheaply through the engine's commit step (no hashing, no event loop)."""
+    commit = storage._engine.commit_put
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    for i, key in enumerate(keys):
+        commit(StoredFile(key, size, "text/plain", None, start + timedelta(seconds=i)), b"x" * size)
+
+
+def find(root: Any, css_class: str) -> Any:
+    """The first widget below ``root`` (depth-first) with ``css_class``."""
+    todo = [root]
+    while todo:
+        widget = todo.pop(0)
+        if css_class in getattr(widget, "_dom_classes", ()):
+            return widget
+        todo.extend(getattr(widget, "children", ()))
+    raise AssertionError(f"no widget with class {css_class!r}")
+
+
+def html_of(root: Any, css_class: str) -> str:
+    widget = find(root, css_class)
+    if isinstance(widget, ipywidgets.HTML):
+        return str(widget.value)
+    return "".join(str(c.value) for c in widget.children if isinstance(c, ipywidgets.HTML))
+
+
+def text_of(root: Any, css_class: str) -> str:
+    """The visible text of the HTML under ``css_class`` (tags dropped, entities decoded)."""
+    import re
+
+    return html.unescape(re.sub(r"<[^>]*>", "", html_of(root, css_class)))
+
+
+def all_html(root: Any) -> list[str]:
+    out: list[str] = []
+    todo = [root]
+    while todo:
+        widget = todo.pop()
+        if isinstance(widget, ipywidgets.HTML):
+            out.append(str(widget.value))
+        todo.extend(getattr(widget, "children", ()))
+    return out
+
+
+def row_keys(browser: StorageBrowser) -> list[str]:
+    return [value for _, value in find(browser, "memstore-rows").options]
+
+
+def click(browser: StorageBrowser, css_class: str) -> None:
+    find(browser, css_class).click()
+
+
+def choose_row(browser: StorageBrowser, key: str) -> None:
+    """Select a row the way the front end does: by setting the index."""
+    rows = find(browser, "memstore-rows")
+    rows.index = row_keys(browser).index(key)
+
+
+def eventually(check: Callable[[], object], timeout: float = DEADLINE) -> None:
+    """Poll ``check`` until it returns without raising, or re-raise after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            check()
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def in_thread(fn: Callable[[], object]) -> None:
+    """Run ``fn`` in another thread and wait for it."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fn()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert not errors, errors
+
+
+def refresh_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "memstore-browser-refresh"]
+
+
+def png_bytes() -> bytes:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    raw = b"".join(b"\x00" + b"\x10\x20\x30" * 4 for _ in range(4))
+    ihdr = struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture
+def storage() -> Iterator[MemoryStorage]:
+    s = MemoryStorage(MemoryConfig(max_size=1000))
+    yield s
+    s._engine.close()
+
+
+@pytest.fixture
+def browsers() -> Iterator[list[StorageBrowser]]:
+    """Browsers to close after the test."""
+    made: list[StorageBrowser] = []
+    yield made
+    for b in made:
+        b.close()
+
+
+def browse(browsers: list[StorageBrowser], storage: object, **kwargs: Any) -> StorageBrowser:
+    b = StorageBrowser(storage, **kwargs)  # type: ignore[arg-type]
+    browsers.append(b)
+    return b
+
+
+# ------------------------------------------------------------ construction
+def test_accepts_a_memory_storage_or_a_sync_facade(
+    storage: MemoryStorage, browsers: list[StorageBrowser]
+) -> None:
+    class Facade:  # what SyncMemoryStorage exposes
+        def __init__(self, core: MemoryStorage) -> None:
+            self.async_storage = core
+
+    assert browse(browsers, storage).storage is storage
+    assert browse(browsers, Facade(storage)).storage is storage
+    assert isinstance(storage.browse(page_size=5), StorageBrowser)
+
+
+def test_sync_memory_storage_is_accepted(browsers: list[StorageBrowser]) -> None:
+    sync_module = pytest.importorskip("memstore._sync")
+    with sync_module.SyncMemoryStorage() as sync_storage:
+        b = browse(browsers, sync_storage)
+        assert b.storage is sync_storage.async_storage
+        sync_storage.put(HOSTILE, b"x", metadata={"m": HOSTILE})
+        eventually(lambda: assert_equal(row_keys(b), [HOSTILE]))
+        page = sync_storage._repr_html_()
+        assert "<img" not in page
+        assert html.escape(HOSTILE) in page
+        browsers.append(sync_storage.browse(page_size=5))
+        assert row_keys(browsers[-1]) == [HOSTILE]
+
+
+def test_the_core_imports_without_ipywidgets() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, memstore, memstore.memory; assert 'ipywidgets' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("bad", [None, "storage", object(), {"async_storage": 1}])
+def test_rejects_other_objects(bad: object) -> None:
+    with pytest.raises(TypeError, match="MemoryStorage or a SyncMemoryStorage"):
+        StorageBrowser(bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"page_size": 0}, ValueError),
+        ({"page_size": 1.5}, TypeError),
+        ({"refresh_interval": 0.0}, ValueError),
+        ({"refresh_interval": "1"}, TypeError),
+        ({"sort": "name"}, ValueError),
+        ({"pattern": 3}, TypeError),
+    ],
+)
+def test_rejects_bad_arguments(
+    storage: MemoryStorage, kwargs: dict[str, Any], error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        StorageBrowser(storage, **kwargs)
+
+
+def test_closed_storage_is_refused_and_closing_later_shows_it(
+    storage: MemoryStorage, browsers: list[StorageBrowser]
+) -> None:
+    b = browse(browsers, storage)
+    put(storage, "a.txt", b"a")
+    storage._engine.close()
+    b.refresh()
+    assert "closed" in text_of(b, "memstore-totals")
+    assert row_keys(b) == []
+    with pytest.raises(Exception, match="closed"):
+        StorageBrowser(storage)
+
+
+# ------------------------------------------------------ totals, gauge, rows
+def test_rows_totals_and_pagination(browsers: list[StorageBrowser]) -> None:
+    storage = MemoryStorage()
+    keys = [f"k{i:03d}.txt" for i in range(25)]
+    fill_engine(storage, keys)
+    b = browse(browsers, storage, page_size=10)
+    assert "25 files" in text_of(b, "memstore-totals")
+    assert "250 B" in text_of(b, "memstore-totals")
+    assert row_keys(b) == keys[:10]
+    assert "page 1 of 3" in text_of(b, "memstore-page")
+    assert find(b, "memstore-prev").disabled
+    click(b, "memstore-next")
+    assert row_keys(b) == keys[10:20]
+    assert "page 2 of 3" in text_of(b, "memstore-page")
+    click(b, "memstore-next")
+    assert row_keys(b) == keys[20:]
+    assert find(b, "memstore-next").disabled
+    click(b, "memstore-prev")
+    assert b.page == 1
+    label, _ = find(b, "memstore-rows").options[0]
+    assert label.startswith("k010.txt")
+    assert "10 B" in label
+    assert "text/plain" in label
+    assert "2024-01-01 00:00:10" in label
+    # Without a quota the gauge says so and hides its bar.
+    assert "unlimited" in text_of(b, "memstore-gauge")
+    assert find(b, "memstore-gauge-bar").layout.display == "none"
+
+
+@pytest.mark.parametrize(("used", "style"), [(500, ""), (850, "warning"), (970, "danger")])
+def test_gauge_follows_writes_from_another_thread(
+    storage: MemoryStorage, browsers: list[StorageBrowser], used: int, style: str
+) -> None:
+    b = browse(browsers, storage)
+    bar = find(b, "memstore-gauge-bar")
+    assert bar.value == 0.0
+    in_thread(lambda: put(storage, "data/blob.bin", b"\0" * used))
+
+    def check() -> None:
+        assert bar.value == pytest.approx(used / 10)
+        assert bar.bar_style == style
+        assert f"{used / 10:.1f} %" in text_of(b, "memstore-gauge")
+        assert "1 file " in text_of(b, "memstore-totals")
+
+    eventually(check)
+    assert bar.layout.display is None
+
+
+def test_gauge_thresholds_move_both_ways(storage: MemoryStorage, browsers: list[StorageBrowser]) -> None:
+    b = browse(browsers, storage)
+    bar = find(b, "memstore-gauge-bar")
+    for used, style in [
+        (790, ""),
+        (800, "warning"),
+        (949, "warning"),
+        (950, "danger"),
+        (1000, "danger"),
+        (10, ""),
+    ]:
+        in_thread(functools.partial(put, storage, "f", b"\0" * used))
+        eventually(functools.partial(assert_equal_attr, bar, "bar_style", style))
+
+
+def assert_equal(a: object, b: object) -> None:
+    assert a == b, (a, b)
+
+
+def assert_equal_attr(obj: object, name: str, expected: object) -> None:
+    assert_equal(getattr(obj, name), expected)
+
+
+def test_breakdown_shows_the_ten_largest_prefixes(browsers: list[StorageBrowser]) -> None:
+    storage = MemoryStorage()
+    b = browse(browsers, storage)
+
+    def write() -> None:
+        for i in range(12):
+            put(storage, f"p{i:02d}/f", b"\0" * (100 * (i + 1)))
+        put(storage, "top-level-file", b"\0" * 50)
+        put(storage, f"{HOSTILE}/x", b"\0" * 5000)
+
+    in_thread(write)
+
+    def check() -> None:
+        text = text_of(b, "memstore-breakdown")
+        assert "p11/" in text
+        assert text.index(f"{HOSTILE}/") < text.index("p11/") < text.index("p10/") < text.index("p03/")
+        assert "p02/" not in text
+        assert "(top level)" not in text
+        assert "… and 4 more folders" in text
+        assert "1.1 KiB" in text  # p10/ holds 1100 bytes
+
+    eventually(check)
+    assert HOSTILE not in html_of(b, "memstore-breakdown")
+    assert html.escape(HOSTILE) in html_of(b, "memstore-breakdown")
+
+
+# ------------------------------------------------------------ live updates
+def test_live_refreshes_are_throttled_with_a_trailing_update(browsers: list[StorageBrowser]) -> None:
+    storage = MemoryStorage()
+    b = browse(browsers, storage, refresh_interval=0.1)
+    before = b.refresh_count
+    started = time.monotonic()
+
+    def writer() -> None:
+        for i in range(3000):
+            put(storage, f"live/{i:05d}", b"x")
+
+    in_thread(writer)
+    eventually(lambda: assert_equal(row_keys(b)[:2], ["live/00000", "live/00001"]))
+    eventually(lambda: assert_in("3,000 files", text_of(b, "memstore-totals")))
+    elapsed = time.monotonic() - started
+    refreshes = b.refresh_count - before
+    # 3000 events, but at most one refresh per interval (plus the leading and trailing ones).
+    assert 1 <= refreshes <= elapsed / 0.1 + 3, (refreshes, elapsed)
+    assert "page 1 of 60" in text_of(b, "memstore-page")
+
+
+def assert_in(part: str, whole: str) -> None:
+    assert part in whole, (part, whole)
+
+
+def test_events_from_many_threads(browsers: list[StorageBrowser]) -> None:
+    storage = MemoryStorage()
+    b = browse(browsers, storage)
+
+    def writer(n: int) -> Callable[[], None]:
+        def go() -> None:
+            for i in range(200):
+                put(storage, f"t{n}/{i:03d}", b"ab")
+
+        return go
+
+    threads = [threading.Thread(target=writer(n)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    eventually(lambda: assert_in("800 files", text_of(b, "memstore-totals")))
+    eventually(lambda: assert_in("1.6 KiB", text_of(b, "memstore-totals")))
+
+
+# --------------------------------------------------- filter, glob and sorting
+def test_filter_by_prefix_and_glob(browsers: list[StorageBrowser]) -> None:
+    storage = MemoryStorage()
+    keys = [f"data/{i:02d}.csv" for i in range(12)] + [f"data/{i:02d}.json" for i in range(3)]
+    keys += ["logs/a.txt", "logs/b.csv", "readme.md"]
+    fill_engine(storage, sorted(keys))
+    b = browse(browsers, storage, page_size=5)
+    box = find(b, "memstore-filter")
+    box.value = "data/"
+    assert "15 matching files" in text_of(b, "memstore-page")
+    assert row_keys(b) == sorted(k for k in keys if k.startswith("data/"))[:5]
+    box.value = "*.csv"
+    assert "13 matching files" in text_of(b, "memstore-page")
+    click(b, "memstore-next")
+    click(b, "memstore-next")
+    assert row_keys(b) == ["data/10.csv", "data/11.csv", "logs/b.csv"]
+    box.value = "data/0?.json"
+    assert row_keys(b) == ["data/00.json", "data/01.json", "data/02.json"]
+    assert b.page == 0
+    box.value = "  nothing-here  "
+    assert row_keys(b) == []
+    assert "page 1 of 1 · 0 matching files" in text_of(b, "memstore-page")
+    box.value = ""
+    assert "18 files" in text_of(b, "memstore-page")
+
+
+def test_sort_by_size_and_modified(browsers: list[StorageBrowser]) -> None:
+    storage = MemoryStorage()
+    rng = random.Random(4)
+    sizes = {f"f{i:02d}": rng.randrange(1, 500) for i in range(30)}
+    for key, size in sizes.items():
+        put(storage, key, b"\0" * size)
+    put(storage, "f05", b"\0" * 3)  # rewritten last: the newest file
+    sizes["f05"] = 3
+    b = browse(browsers, storage, page_size=7, sort="modified")
+    assert row_keys(b)[0] == "f05"
+    assert row_keys(b)[1:] == [f"f{i:02d}" for i in range(29, 23, -1)]
+    find(b, "memstore-sort").value = "size"
+    expected = sorted(sizes, key=lambda k: (-sizes[k], k))
+    assert row_keys(b) == expected[:7]
+    click(b, "memstore-next")
+    assert row_keys(b) == expected[7:14]
+    find(b, "memstore-sort").value = "key"
+    assert row_keys(b) == sorted(sizes)[:7]
+    assert b.page == 0
+
+
+@pytest.mark.parametrize("pattern", ["", "a/", "a/1", "*", "*.csv", "b/*x*", "?/[0-4]*", "zzz"])
+@pytest.mark.parametrize("sort", ["key", "size", "modified"])
+def test_pages_match_a_brute_force_reference(pattern: str, sort: Any) -> None:
+    import fnmatch
+
+    storage = MemoryStorage()
+    rng = random.Random(pattern + sort)
+    for _i in range(300):
+        key = f"{rng.choice('abc')}/{rng.randrange(1000)}{rng.choice(['.csv', '.x', ''])}"
+        put(storage, key, b"\0" * rng.randrange(50))
+    files = list(storage._engine.snapshot(""))
+    flt = parse_filter(pattern)
+    if flt.is_glob:
+        files = [f for f in files if fnmatch.fnmatchcase(f.key, pattern)]
+    else:
+        files = [f for f in files if f.key.startswith(pattern)]
+    order = list(reversed(storage._engine._entries))  # modification order, newest first
+    if sort == "size":
+        files.sort(key=lambda f: -f.size)
+    elif sort == "modified":
+        files.sort(key=lambda f: order.index(f.key))
+    source = PageSource(storage._engine)
+    got: list[str] = []
+    index = 0
+    while True:
+        page = source.page(flt, sort, index, 13, generation=0)
+        assert page.total == len(files)
+        got.extend(f.key for f in page.files)
+        if index >= page.pages - 1:
+            break
+        index += 1
+    if sort == "modified":  # timestamps may tie; the order of ties is not specified
+        assert sorted(got) == sorted(f.key for f in files)
+        stamps = [storage._engine.entry(k).file.last_modified for k in got]
+        assert stamps == sorted(stamps, reverse=True)  # type: ignore[type-var]
+    else:
+        assert got == [f.key for f in files]
+
+
+def test_glob_literal_prefix() -> None:
+    assert parse_filter("logs/2024-*.txt").prefix == "logs/2024-"
+    assert parse_filter("*.csv").prefix == ""
+    assert parse_filter("data/").match is None
+    assert parse_filter("a[bc]d").prefix == "a"
+    match = parse_filter("*.csv").match
+    assert match is not None
+    assert match("x/y.csv")
+    assert not match("x/y.csvx")
+
+
+# ----------------------------------------------------------------- details
+def test_details_of_the_selected_file(storage: MemoryStorage, browsers: list[StorageBrowser]) -> None:
+    put(storage, "notes/a.txt", b"hello\nworld", metadata={"owner": "ann", "tag": "<b>x</b>"})
+    put(storage, "bin/blob", bytes(range(40)), content_type="application/octet-stream")
+    b = browse(browsers, storage)
+    assert "Select a file" in text_of(b, "memstore-details")
+    assert find(b, "memstore-delete").disabled
+    choose_row(b, "notes/a.txt")
+    assert b.selected == "notes/a.txt"
+    text = text_of(b, "memstore-details")
+    file = storage._engine.entry("notes/a.txt").file
+    for expected in [
+        "notes/a.txt",
+        "11 B (11 bytes)",
+        "text/plain",
+        str(file.etag),
+        "owner",
+        "ann",
+        "<b>x</b>",
+    ]:
+        assert expected in text
+    assert file.last_modified is not None
+    assert file.last_modified.isoformat() in text
+    assert "<pre class='memstore-preview memstore-preview-text'>hello\nworld</pre>" in html_of(
+        b, "memstore-details"
+    )
+    assert not find(b, "memstore-delete").disabled
+    choose_row(b, "bin/blob")
+    assert "00000000  00 01 02 03 04 05 06 07  08 09 0a 0b 0c 0d 0e 0f  |................|" in text_of(
+        b, "memstore-details"
+    )
+    assert "no metadata" in text_of(b, "memstore-details")
+
+
+def test_details_follow_live_changes_of_the_selected_file(
+    storage: MemoryStorage, browsers: list[StorageBrowser]
+) -> None:
+    put(storage, "a.txt", b"one")
+    b = browse(browsers, storage)
+    choose_row(b, "a.txt")
+    in_thread(lambda: put(storage, "a.txt", b"two two"))
+    eventually(lambda: assert_in("two two", text_of(b, "memstore-details")))
+    in_thread(lambda: anyio.run(storage.delete, "a.txt"))
+    eventually(lambda: assert_in("a.txt is no longer stored", text_of(b, "memstore-details")))
+    assert find(b, "memstore-delete").disabled
+
+
+def test_preview_kinds() -> None:
+    def preview(data: bytes, ctype: str | None) -> Any:
+        file = StoredFile("k", len(data), ctype, None, None)
+        return make_preview(file, data)
+
+    big = b"a" * 5000 + b"END"
+    p = preview(big, "text/csv")
+    assert p.kind == "text"
+    assert "END" not in p.html
+    assert "first 4,096 of 5,003 bytes" in p.html
+    assert preview(b"", "text/plain").kind == "empty"
+    assert preview(b'{"a": 1}', "application/json").kind == "text"
+    assert preview(b"x", "application/vnd.api+json").kind == "text"
+    assert preview("é".encode("latin-1"), "text/plain; charset=latin-1").html.count("é") == 1
+    svg = b'<svg onload="window.__xss=1"><script>alert(1)</script></svg>'
+    p = preview(svg, "image/svg+xml")
+    assert p.kind == "text"
+    assert "<svg" not in p.html
+    assert "&lt;svg onload=" in p.html
+    p = preview(b"<h1>hi</h1><img src=x onerror=alert(1)>", "text/html")
+    assert p.kind == "text"
+    assert "<img" not in p.html
+    png = png_bytes()
+    p = preview(png, "image/png")
+    assert p.kind == "image"
+    assert p.image == png
+    assert p.image_format == "png"
+    assert preview(b"GIF89a" + b"\0" * 20, "image/gif").image_format == "gif"
+    assert preview(b"\xff\xd8\xff\xe0" + b"\0" * 20, "image/jpeg").image_format == "jpeg"
+    p = preview(b"not a png at all", "image/png")
+    assert p.kind == "hex"
+    assert "not a valid PNG" in p.html
+    assert preview(b"\0\1\2", "text/plain").kind == "hex"  # NUL bytes: not text
+    assert preview(b"\0\1\2", None).kind == "hex"
+    # Chunked contents: only the first 4 KiB are joined.
+    chunks = (b"a" * 3000, b"b" * 3000, b"c" * 3000)
+    p = make_preview(StoredFile("k", 9000, "text/plain", None, None), chunks)
+    shown = p.html.split("</pre>")[0].rsplit(">", 1)[1]
+    assert shown == "a" * 3000 + "b" * (PREVIEW_BYTES - 3000)
+
+
+def test_hexdump_format() -> None:
+    assert hexdump(b"AB\x00") == "00000000  41 42 00" + " " * 42 + "|AB.|"
+    assert len(hexdump(bytes(range(256))).splitlines()) == 16
+
+
+def test_image_preview_in_the_widget(storage: MemoryStorage, browsers: list[StorageBrowser]) -> None:
+    put(storage, "img/p.png", png_bytes())
+    b = browse(browsers, storage)
+    choose_row(b, "img/p.png")
+    image = find(b, "memstore-image")
+    assert image.value == png_bytes()
+    assert image.format == "png"
+    assert image.layout.display is None
+    put(storage, "a.txt", b"x")
+    choose_row(b, "a.txt")
+    assert_equal_attr(image.layout, "display", "none")
+
+
+# ------------------------------------------------------------------ delete
+def test_delete_needs_a_confirmation(storage: MemoryStorage, browsers: list[StorageBrowser]) -> None:
+    for key in ["a", "b", "c"]:
+        put(storage, key, b"123")
+    b = browse(browsers, storage)
+    confirm_box = find(b, "memstore-confirm-box")
+    assert_equal_attr(confirm_box.layout, "display", "none")
+    choose_row(b, "b")
+    click(b, "memstore-delete")
+    assert confirm_box.layout.display is None
+    assert "Delete b?" in text_of(b, "memstore-confirm-box")
+    assert storage._engine.contains("b")  # nothing happens before the confirmation
+    click(b, "memstore-cancel")
+    assert_equal_attr(confirm_box.layout, "display", "none")
+    assert storage._engine.contains("b")
+    click(b, "memstore-delete")
+    click(b, "memstore-confirm")
+    assert not storage._engine.contains("b")
+    assert_equal_attr(confirm_box.layout, "display", "none")
+    assert "Deleted b." in text_of(b, "memstore-status")
+    assert row_keys(b) == ["a", "c"]
+    assert "2 files" in text_of(b, "memstore-totals")
+    assert b.selected is None
+    assert find(b, "memstore-delete").disabled
+
+
+def test_confirmation_is_dropped_when_the_selection_changes(
+    storage: MemoryStorage, browsers: list[StorageBrowser]
+) -> None:
+    for key in ["a", "b"]:
+        put(storage, key, b"1")
+    b = browse(browsers, storage)
+    choose_row(b, "a")
+    click(b, "memstore-delete")
+    choose_row(b, "b")
+    b.refresh()
+    assert find(b, "memstore-confirm-box").layout.display == "none"
+    click(b, "memstore-confirm")  # a stale click deletes nothing
+    assert storage._engine.contains("a")
+    assert storage._engine.contains("b")
+
+
+def test_delete_of_a_file_deleted_meanwhile(storage: MemoryStorage, browsers: list[StorageBrowser]) -> None:
+    put(storage, "a", b"1")
+    b = browse(browsers, storage, refresh_interval=30.0)
+    choose_row(b, "a")
+    click(b, "memstore-delete")
+    b._last_refresh = time.monotonic()  # the live refresh will come too late
+    storage._engine.delete("a")
+    click(b, "memstore-confirm")
+    assert "already deleted" in text_of(b, "memstore-status")
+
+
+def test_a_live_deletion_withdraws_the_confirmation(
+    storage: MemoryStorage, browsers: list[StorageBrowser]
+) -> None:
+    put(storage, "a", b"1")
+    b = browse(browsers, storage)
+    choose_row(b, "a")
+    click(b, "memstore-delete")
+    in_thread(lambda: anyio.run(storage.delete, "a"))
+    eventually(lambda: assert_equal(find(b, "memstore-confirm-box").layout.display, "none"))
+    assert find(b, "memstore-delete").disabled
+
+
+# ---------------------------------------------------------------- escaping
+def test_hostile_strings_are_escaped_everywhere(
+    storage: MemoryStorage, browsers: list[StorageBrowser]
+) -> None:
+    hostile_type = 'text/html"><img src=x onerror="window.__xss=2">'
+    put(
+        storage,
+        HOSTILE,
+        b"<script>window.__xss=3</script>",
+        content_type=hostile_type,
+        metadata={HOSTILE: HOSTILE},
+    )
+    put(storage, f"{HOSTILE}/inner", b"x")
+    b = browse(browsers, storage)
+    choose_row(b, HOSTILE)
+    click(b, "memstore-delete")
+    fragments = all_html(b)
+    assert fragments
+    for fragment in fragments:
+        assert "<img" not in fragment, fragment
+        assert "<script" not in fragment, fragment
+    joined = "".join(fragments)
+    assert html.escape(HOSTILE) in joined
+    assert html.escape(hostile_type) in joined
+    # The rows are plain text (an <option>'s textContent), shown as typed.
+    assert row_keys(b)[0] == HOSTILE
+    assert find(b, "memstore-rows").options[0][0].startswith(HOSTILE)
+
+
+def test_repr_html_escapes(storage: MemoryStorage) -> None:
+    put(storage, HOSTILE, b"x", content_type="<b>type</b>", metadata={"<k>": "<v onload=1>"})
+    page = storage._repr_html_()
+    card = storage._engine.entry(HOSTILE).file._repr_html_()
+    for fragment in (page, card):
+        assert "<img" not in fragment
+        assert html.escape(HOSTILE) in fragment
+    assert "<b>type</b>" not in page
+    assert "&lt;b&gt;type&lt;/b&gt;" in card
+    assert "&lt;v onload=1&gt;" in card
+    assert "<v " not in card
+
+
+# --------------------------------------------------------- lifetime, threads
+def test_close_unsubscribes_and_stops_the_timer(storage: MemoryStorage) -> None:
+    b = StorageBrowser(storage, refresh_interval=5.0)
+    b.refresh()  # a refresh just happened, so the next event waits ~5 s in a timer
+    b._last_refresh = time.monotonic()
+    put(storage, "a", b"1")
+    assert refresh_threads()
+    assert storage._engine._subscribers
+    b.close()
+    b.close()  # idempotent
+    assert b.closed
+    assert repr(b) == "StorageBrowser(closed)"
+    assert not storage._engine._subscribers
+    eventually(lambda: assert_equal(refresh_threads(), []))
+    ref = weakref.ref(b)
+    del b
+    gc.collect()
+    assert ref() is None
+    put(storage, "b", b"2")  # nobody listens any more
+    assert refresh_threads() == []
+
+
+def test_the_storage_holds_the_browser_only_weakly(storage: MemoryStorage) -> None:
+    b = StorageBrowser(storage)
+    # Drop the kernel-side widget registry's references without calling our close():
+    # what remains is only what the storage and its threads hold.
+    for widget in [*b._all_widgets(), b]:
+        ipywidgets.Widget.close(widget)
+    ref = weakref.ref(b)
+    del b, widget
+    gc.collect()
+    assert ref() is None
+    assert not storage._engine._subscribers  # the finalizer unsubscribed
+    put(storage, "a", b"1")
+    assert refresh_threads() == []
+
+
+def test_refresh_threads_do_not_linger(storage: MemoryStorage, browsers: list[StorageBrowser]) -> None:
+    b = browse(browsers, storage, refresh_interval=0.05)
+    for i in range(50):
+        put(storage, f"k{i}", b"1")
+    eventually(lambda: assert_in("50 files", text_of(b, "memstore-totals")))
+    eventually(lambda: assert_equal(refresh_threads(), []))
+
+
+# -------------------------------------------------------------- big stores
+@pytest.mark.slow
+def test_a_large_store_renders_only_the_visible_page(browsers: list[StorageBrowser]) -> None:
+    n = 200_000
+    storage = MemoryStorage()
+    fill_engine(storage, [f"f{i % 50:02d}/k{i:07d}" for i in range(n)], size=3)
+    b = browse(browsers, storage, page_size=50)
+    assert f"{n:,} files" in text_of(b, "memstore-totals")
+    assert "page 1 of 4,000" in text_of(b, "memstore-page")
+    assert len(row_keys(b)) == 50
+    assert "… and 40 more folders" in text_of(b, "memstore-breakdown")
+    click(b, "memstore-next")
+    assert row_keys(b)[0] == "f00/k0002500"  # the 51st key: f00/ holds every 50th
+    find(b, "memstore-sort").value = "modified"
+    assert row_keys(b)[0] == f"f{(n - 1) % 50:02d}/k{n - 1:07d}"
+    find(b, "memstore-filter").value = "f07/"
+    assert f"{n // 50:,} matching files" in text_of(b, "memstore-page")
+    find(b, "memstore-sort").value = "key"
+    in_thread(lambda: put(storage, "f07/0-new", b"new"))
+    eventually(lambda: assert_equal(row_keys(b)[0], "f07/0-new"))
