@@ -387,14 +387,14 @@ class MemoryStorage(BaseStorage):
 
     # ------------------------------------------------------------------- reads
     async def get(self, key: str) -> AsyncIterator[bytes]:
-        """Retrieve file contents as an async byte stream.
+        """Retrieve file contents as a stream of ``bytes`` chunks.
 
         Args:
             key: Storage path/key for the file.
 
         Yields:
-            Chunks of file data as bytes: one chunk for small files, chunks of
-            ``MemoryConfig.chunk_size`` bytes for large ones.
+            The contents in chunks of ``bytes``, one chunk for small files and chunks of
+            ``MemoryConfig.chunk_size`` bytes (the last one shorter) for large ones.
 
         Raises:
             StorageFileNotFoundError: If the file does not exist.

@@ -78,8 +78,15 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
     HTML and SVG files are previewed as source text, never rendered.
 
     Example:
+        >>> from memstore import MemoryConfig, SyncMemoryStorage
         >>> storage = SyncMemoryStorage(MemoryConfig(max_size=10 * 2**20))
-        >>> StorageBrowser(storage)          # or storage.browse()
+        >>> _ = storage.put("data/a.csv", b"x,y")
+        >>> browser = StorageBrowser(storage)  # or storage.browse(); show it in a cell
+        >>> browser.select("data/a.csv")
+        >>> browser.selected
+        'data/a.csv'
+        >>> browser.close()
+        >>> storage.close()
 
     Args:
         storage: A :class:`~memstore.MemoryStorage` or a
