@@ -240,6 +240,12 @@ class _BodyToSync(ast.NodeTransformer):
             return ast.Call(runner, [method, ast.Name(CORE, ast.Load()), *args], keywords)
         raise _NotSyncable(f"cannot run `{ast.unparse(node)}` without an event loop")
 
+    def visit_If(self, node: ast.If) -> ast.AST | list[ast.stmt]:
+        self.generic_visit(node)
+        if node.orelse and ast.dump(ast.Module(node.body, [])) == ast.dump(ast.Module(node.orelse, [])):
+            return node.body  # the branches differed only in how they waited
+        return node
+
     def visit_AsyncFor(self, node: ast.AsyncFor) -> ast.AST:
         raise _NotSyncable("async for")
 

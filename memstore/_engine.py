@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
+from itertools import islice
 
 from sortedcontainers import SortedList
 
@@ -21,7 +22,7 @@ from memstore.exceptions import (
     StorageFileNotFoundError,
     StorageQuotaExceededError,
 )
-from memstore.types import PrefixUsage, StorageEvent, StorageUsage, StoredFile
+from memstore.types import PrefixUsage, StorageEvent, StorageUsage, StoredFile, retarget
 
 __all__ = ["Data", "Engine", "Entry", "Reservation", "top_prefix"]
 
@@ -92,6 +93,13 @@ class Engine:
                 raise StorageClosedError("the storage is closed") from None
             raise StorageFileNotFoundError(key) from None
 
+    def find(self, key: object) -> Entry | None:
+        """The entry at ``key`` if it is a stored key (hence a valid one), else None; never raises.
+
+        Lets reads skip key validation on a hit: only valid keys are ever stored.
+        """
+        return self._entries.get(key) if type(key) is str else None
+
     def contains(self, key: str) -> bool:
         """Whether ``key`` is stored."""
         return key in self._entries
@@ -125,10 +133,14 @@ class Engine:
         """
         out: list[StoredFile] = []
         with self._lock:
-            keys = self._keys
-            start = keys.bisect_left(prefix) if after is None or after < prefix else keys.bisect_right(after)
+            # irange walks the sublists by value: unlike bisect_left/islice it never builds
+            # SortedList's positional index, which every later add must then keep up to date.
+            if after is None or after < prefix:
+                keys = self._keys.irange(minimum=prefix)
+            else:
+                keys = self._keys.irange(minimum=after, inclusive=(False, True))
             entries = self._entries
-            for key in keys.islice(start, start + count):
+            for key in islice(keys, count):
                 if not key.startswith(prefix):
                     break
                 out.append(entries[key].file)
@@ -261,11 +273,22 @@ class Engine:
                 res.nbytes = 0  # type: ignore[union-attr]
             if old is None:
                 self._keys.add(key)
+                added = 1
             else:
                 del entries[key]  # re-insert: the dict stays in modification order
+                added = 0
             entries[key] = Entry(file, data)
-            self._used += size - old_size
-            self._account(key, 1 if old is None else 0, size - old_size)
+            grown = size - old_size
+            self._used += grown
+            # self._account(key, added, grown), inlined (a put never empties a prefix)
+            i = key.find("/")
+            prefix = key[: i + 1] if i >= 0 else ""
+            counters = self._prefixes.get(prefix)
+            if counters is None:
+                self._prefixes[prefix] = [added, grown]
+            else:
+                counters[0] += added
+                counters[1] += grown
         if self._subscribers:
             self._emit(StorageEvent("put", key, file))
         return file
@@ -312,8 +335,7 @@ class Engine:
                 raise StorageQuotaExceededError(
                     destination, max_size=limit, used_bytes=self._used, requested_bytes=size
                 )
-            f = src.file
-            new_file = StoredFile(destination, f.size, f.content_type, f.etag, now, f.metadata)
+            new_file = retarget(src.file, destination, now)
             if old is None:
                 self._keys.add(destination)
             else:

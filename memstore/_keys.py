@@ -35,6 +35,14 @@ def validate_key(key: object, what: str = "key") -> str:
         TypeError: If ``key`` is not a ``str``.
         InvalidKeyError: If it is a ``str`` that is not a valid key (a ``ValueError``).
     """
+    if (
+        type(key) is str
+        and key.isascii()
+        and key.isprintable()  # printable ASCII: no control character, no surrogate
+        and 0 < len(key) <= MAX_KEY_LENGTH
+        and ("." not in key or _BAD_SEGMENT.search(key) is None)
+    ):
+        return key
     if type(key) is not str:
         if isinstance(key, str):  # a str subclass: normalise to a plain str of the same value
             return validate_key(str.__str__(key), what)  # str(key) may differ (str enums)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from memstore._facade import SyncFacade
 from memstore._keys import validate_key
 from memstore._runner import SyncPutData, to_put_data
+from memstore.exceptions import StorageClosedError
 from memstore.memory import (
     _UTC,
     MemoryStorage,
@@ -18,10 +19,18 @@ from memstore.memory import (
     _copy_and_hash,
     _etag,
     _freeze_metadata,
-    _md5,
     guess_content_type,
 )
-from memstore.types import PrefixUsage, StorageEvent, StorageUsage, StoredFile
+from memstore.types import (
+    EMPTY_METADATA,
+    LAZY_ETAG_LIMIT,
+    PrefixUsage,
+    StorageEvent,
+    StorageUsage,
+    StoredFile,
+    new_lazy_file,
+    new_stored_file,
+)
 
 if TYPE_CHECKING:
     from memstore.notebook import StorageBrowser
@@ -81,7 +90,9 @@ class SyncMemoryStorage(SyncFacade):
         """
         core = self._open()
         data = to_put_data(data, self._chunk_size)
-        engine = core._live
+        engine = core._engine
+        if engine.closed:
+            raise StorageClosedError("this MemoryStorage is closed")
         key = validate_key(key)
         if content_type is None:
             content_type = guess_content_type(key)
@@ -89,7 +100,7 @@ class SyncMemoryStorage(SyncFacade):
             if not isinstance(content_type, str):
                 raise TypeError(f"content_type must be a str or None, not {type(content_type).__name__}")
             content_type = str.__str__(content_type)
-        meta = _freeze_metadata(metadata)
+        meta = EMPTY_METADATA if metadata is None else _freeze_metadata(metadata)
         if type(data) is bytes:
             payload = data
         elif isinstance(data, (bytes, bytearray, memoryview)):
@@ -107,12 +118,12 @@ class SyncMemoryStorage(SyncFacade):
                 f"data must be bytes, bytearray, memoryview or an async iterable of bytes, not {type(data).__name__}"
             )
         size = len(payload)
-        if size >= core._offload_at:
+        if size <= LAZY_ETAG_LIMIT:
+            file = new_lazy_file(key, size, content_type, payload, datetime.now(_UTC), meta)
+        else:
             engine.check_fits(key, size)
             etag = _etag(payload)
-        else:
-            etag = f'"{_md5(payload, usedforsecurity=False).hexdigest()}"'
-        file = StoredFile(key, size, content_type, etag, datetime.now(_UTC), meta)
+            file = new_stored_file(key, size, content_type, etag, datetime.now(_UTC), meta)
         return engine.commit_put(file, payload)
 
     def delete(self, key: str) -> None:
@@ -230,7 +241,8 @@ class SyncMemoryStorage(SyncFacade):
             InvalidKeyError: If ``key`` is not a valid key.
         """
         core = self._open()
-        data = core._live.entry(validate_key(key)).data
+        entry = core._engine.find(key)
+        data = (entry or core._live.entry(validate_key(key))).data
         if isinstance(data, bytes):
             return data
         if sum(map(len, data)) >= core._offload_at:
@@ -250,6 +262,8 @@ class SyncMemoryStorage(SyncFacade):
             InvalidKeyError: If ``key`` is not a valid key.
         """
         core = self._open()
+        if core._engine.find(key) is not None:
+            return True
         return core._live.contains(validate_key(key))
 
     def info(self, key: str) -> StoredFile:
@@ -266,7 +280,8 @@ class SyncMemoryStorage(SyncFacade):
             InvalidKeyError: If ``key`` is not a valid key.
         """
         core = self._open()
-        return core._live.entry(validate_key(key)).file
+        entry = core._engine.find(key)
+        return (entry or core._live.entry(validate_key(key))).file
 
     def list(self, prefix: str = "", *, limit: int | None = None) -> Iterator[StoredFile]:
         """List files with optional prefix filter, in key order.

@@ -16,7 +16,16 @@ from memstore._engine import Data, Engine, Reservation
 from memstore._keys import validate_key
 from memstore.base import BaseStorage, PutData
 from memstore.exceptions import ConfigurationError, StorageClosedError
-from memstore.types import EMPTY_METADATA, PrefixUsage, StorageEvent, StorageUsage, StoredFile
+from memstore.types import (
+    EMPTY_METADATA,
+    LAZY_ETAG_LIMIT,
+    PrefixUsage,
+    StorageEvent,
+    StorageUsage,
+    StoredFile,
+    new_lazy_file,
+    new_stored_file,
+)
 
 if TYPE_CHECKING:
     from memstore.notebook import StorageBrowser
@@ -32,17 +41,22 @@ _ENCODING_TYPES = {
     "br": "application/x-brotli",
     "compress": "application/x-compress",
 }
-_content_types: dict[str, str] = {}
+_DEFAULT_TYPE = "application/octet-stream"
+_content_types: dict[str, str] = {}  # raw extension (".CSV", ".gz" ...) -> type
 
 
 def guess_content_type(key: str) -> str:
     """Guess a MIME type from the extension of ``key`` (``application/octet-stream`` if unknown)."""
     dot = key.rfind(".")
-    ext = key[dot:].lower() if dot > key.rfind("/") else ""
+    if dot < 0:
+        return _DEFAULT_TYPE
+    ext = key[dot:]
     found = _content_types.get(ext)
     if found is None:
-        ctype, encoding = mimetypes.guess_type("file" + ext) if ext else (None, None)
-        found = ctype or _ENCODING_TYPES.get(encoding or "", "application/octet-stream")
+        if "/" in ext:  # the dot is in a folder name: no extension
+            return _DEFAULT_TYPE
+        ctype, encoding = mimetypes.guess_type("file" + ext.lower())
+        found = ctype or _ENCODING_TYPES.get(encoding or "", _DEFAULT_TYPE)
         if len(_content_types) < 10_000:
             _content_types[ext] = found
     return found
@@ -229,7 +243,9 @@ class MemoryStorage(BaseStorage):
             TypeError: If an argument has the wrong type.
             StorageClosedError: If the storage is closed.
         """
-        engine = self._live
+        engine = self._engine
+        if engine.closed:
+            raise StorageClosedError("this MemoryStorage is closed")
         key = validate_key(key)
         if content_type is None:
             content_type = guess_content_type(key)
@@ -237,7 +253,7 @@ class MemoryStorage(BaseStorage):
             if not isinstance(content_type, str):
                 raise TypeError(f"content_type must be a str or None, not {type(content_type).__name__}")
             content_type = str.__str__(content_type)  # a str subclass (enum): its plain value
-        meta = _freeze_metadata(metadata)
+        meta = EMPTY_METADATA if metadata is None else _freeze_metadata(metadata)
         if type(data) is bytes:
             payload = data
         elif isinstance(data, (bytes, bytearray, memoryview)):
@@ -256,12 +272,15 @@ class MemoryStorage(BaseStorage):
                 f"not {type(data).__name__}"
             )
         size = len(payload)
-        if size >= self._offload_at:
-            engine.check_fits(key, size)
-            etag = await offload(_etag, payload)
+        if size <= LAZY_ETAG_LIMIT:  # hashed when the ETag is first read, if ever
+            file = new_lazy_file(key, size, content_type, payload, datetime.now(_UTC), meta)
         else:
-            etag = f'"{_md5(payload, usedforsecurity=False).hexdigest()}"'
-        file = StoredFile(key, size, content_type, etag, datetime.now(_UTC), meta)
+            engine.check_fits(key, size)
+            if size >= self._offload_at:
+                etag = await offload(_etag, payload)
+            else:
+                etag = _etag(payload)
+            file = new_stored_file(key, size, content_type, etag, datetime.now(_UTC), meta)
         return engine.commit_put(file, payload)
 
     async def _put_stream(
@@ -320,7 +339,8 @@ class MemoryStorage(BaseStorage):
                 chunks.append(b"".join(pending))
             data: Data = chunks[0] if len(chunks) == 1 else (tuple(chunks) if chunks else b"")
             size = res.received
-            file = StoredFile(key, size, content_type, f'"{hasher.hexdigest()}"', datetime.now(_UTC), meta)
+            etag = f'"{hasher.hexdigest()}"'
+            file = new_stored_file(key, size, content_type, etag, datetime.now(_UTC), meta)
             result = engine.commit_put(file, data, res)
             done = True
             return result
@@ -444,7 +464,8 @@ class MemoryStorage(BaseStorage):
             StorageFileNotFoundError: If the file does not exist.
             InvalidKeyError: If ``key`` is not a valid key.
         """
-        data = self._live.entry(validate_key(key)).data
+        entry = self._engine.find(key)  # a stored key was validated when it was put
+        data = (entry or self._live.entry(validate_key(key))).data
         if isinstance(data, bytes):
             return data
         if sum(map(len, data)) >= self._offload_at:
@@ -463,6 +484,8 @@ class MemoryStorage(BaseStorage):
         Raises:
             InvalidKeyError: If ``key`` is not a valid key.
         """
+        if self._engine.find(key) is not None:
+            return True
         return self._live.contains(validate_key(key))
 
     async def info(self, key: str) -> StoredFile:
@@ -478,7 +501,8 @@ class MemoryStorage(BaseStorage):
             StorageFileNotFoundError: If the file does not exist.
             InvalidKeyError: If ``key`` is not a valid key.
         """
-        return self._live.entry(validate_key(key)).file
+        entry = self._engine.find(key)
+        return (entry or self._live.entry(validate_key(key))).file
 
     async def list(self, prefix: str = "", *, limit: int | None = None) -> AsyncIterator[StoredFile]:
         """List files with optional prefix filter, in key order.

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = ["EMPTY_METADATA", "EventKind", "PrefixUsage", "StorageEvent", "StorageUsage", "StoredFile"]
 
@@ -17,12 +18,13 @@ EventKind = Literal["put", "delete", "copy", "move", "clear"]
 """What a :class:`StorageEvent` reports."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class StoredFile:
     """Metadata about a stored file (never its contents).
 
     Instances are frozen, and :attr:`metadata` is a read-only view of a private copy,
-    so nothing a caller does with a ``StoredFile`` can change what is stored.
+    so nothing a caller does with a ``StoredFile`` can change what is stored. Two
+    ``StoredFile`` objects are equal when all their fields are.
 
     Attributes:
         key: The file's key.
@@ -46,6 +48,26 @@ class StoredFile:
             frozen = MappingProxyType(dict(self.metadata)) if self.metadata else EMPTY_METADATA
             object.__setattr__(self, "metadata", frozen)
 
+    def _fields(self) -> tuple[object, ...]:
+        return (self.key, self.size, self.content_type, self.etag, self.last_modified, self.metadata)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when every field is equal."""
+        if not isinstance(other, StoredFile):
+            return NotImplemented
+        return self is other or self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        """Hash of every field but the (unhashable) metadata mapping."""
+        return hash(self._fields()[:-1])
+
+    def __repr__(self) -> str:
+        """``StoredFile(key='a.txt', size=2, content_type='text/plain', etag='"..."', ...)``."""
+        return (
+            f"StoredFile(key={self.key!r}, size={self.size!r}, content_type={self.content_type!r}, "
+            f"etag={self.etag!r}, last_modified={self.last_modified!r}, metadata={dict(self.metadata)!r})"
+        )
+
     def __reduce__(self) -> tuple[object, ...]:
         """Pickle with a plain-dict copy of the metadata."""
         return (
@@ -58,6 +80,108 @@ class StoredFile:
         from memstore._html import stored_file_html
 
         return stored_file_html(self)
+
+
+def _slot_setter(name: str) -> Any:
+    return getattr(StoredFile, name).__set__  # the slot's member descriptor
+
+
+_new_object = object.__new__
+_md5 = hashlib.md5
+_set_key, _set_size, _set_type, _set_etag, _set_modified, _set_metadata = map(
+    _slot_setter, ("key", "size", "content_type", "etag", "last_modified", "metadata")
+)
+
+
+LAZY_ETAG_LIMIT = 64 * 1024
+"""Files up to this size get their ETag computed when it is first read, not at ``put``."""
+
+_get_etag: Any = StoredFile.__dict__["etag"].__get__
+
+
+class _LazyEtagFile(StoredFile):
+    """A :class:`StoredFile` whose MD5 ETag is computed on first access (then kept).
+
+    Most puts never have their ETag read, so small files defer the hash; the value is
+    the same whenever it is read. Holds the (immutable, small) contents until then.
+    """
+
+    __slots__ = ("_contents",)
+    _contents: bytes | None
+
+    @property
+    def etag(self) -> str | None:
+        """Entity tag: the quoted MD5 hex digest of the contents, as S3 reports it."""
+        value: str | None = _get_etag(self)
+        if value is None:
+            contents = self._contents
+            if contents is None:  # another thread computed it meanwhile
+                return _get_etag(self)  # type: ignore[no-any-return]
+            value = f'"{_md5(contents, usedforsecurity=False).hexdigest()}"'
+            _set_etag(self, value)
+            _set_contents(self, None)
+        return value
+
+    @etag.setter
+    def etag(self, value: str | None) -> None:
+        # Only reached through object.__setattr__ (dataclass __init__, replace()).
+        _set_etag(self, value)
+        _set_contents(self, None)
+
+
+_set_contents: Any = _LazyEtagFile.__dict__["_contents"].__set__
+
+
+def new_lazy_file(
+    key: str,
+    size: int,
+    content_type: str | None,
+    contents: bytes,
+    last_modified: datetime | None,
+    metadata: Mapping[str, str],
+) -> StoredFile:
+    """Like :func:`new_stored_file`, with the ETag computed from ``contents`` on first access."""
+    file = _new_object(_LazyEtagFile)
+    _set_key(file, key)
+    _set_size(file, size)
+    _set_type(file, content_type)
+    _set_etag(file, None)
+    _set_contents(file, contents)
+    _set_modified(file, last_modified)
+    _set_metadata(file, metadata)
+    return file
+
+
+def retarget(file: StoredFile, key: str, last_modified: datetime) -> StoredFile:
+    """The same file under another key and time (a copy or a move), keeping a lazy ETag lazy."""
+    if type(file) is _LazyEtagFile:
+        contents = file._contents
+        if contents is not None:
+            return new_lazy_file(key, file.size, file.content_type, contents, last_modified, file.metadata)
+    return new_stored_file(key, file.size, file.content_type, file.etag, last_modified, file.metadata)
+
+
+def new_stored_file(
+    key: str,
+    size: int,
+    content_type: str | None,
+    etag: str | None,
+    last_modified: datetime | None,
+    metadata: Mapping[str, str],
+) -> StoredFile:
+    """A :class:`StoredFile` from trusted parts (``metadata`` already a read-only mapping).
+
+    Skips the dataclass ``__init__`` (six ``object.__setattr__`` calls) and
+    ``__post_init__``: about 0.35 us instead of 0.7-0.85 us on the put hot path.
+    """
+    file = _new_object(StoredFile)
+    _set_key(file, key)
+    _set_size(file, size)
+    _set_type(file, content_type)
+    _set_etag(file, etag)
+    _set_modified(file, last_modified)
+    _set_metadata(file, metadata)
+    return file
 
 
 @dataclass(frozen=True, slots=True)
