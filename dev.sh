@@ -44,10 +44,10 @@ case "$cmd" in
     "$VPY" tools/tour.py "$@"
     ;;
   test)
-    setup test,docs
+    setup test,docs,bench
     need_chromium
     echo "== ruff";    "$VPY" -m ruff check .
-    echo "== ruff format"; "$VPY" -m ruff format --check memstore tests benchmarks
+    echo "== ruff format"; "$VPY" -m ruff format --check memstore tests benchmarks tools docs
     echo "== codegen"; "$VPY" -m memstore._codegen --check
     echo "== mypy";    "$VPY" -m mypy
     echo "== docs";    "$VPY" -m sphinx -W --keep-going -q -b html docs docs/_build/html
