@@ -107,15 +107,10 @@ class Store(abc.ABC):
         """Release what the store holds."""
 
 
-class MemstoreStore(Store):
-    """memstore's async core."""
+class SpecApiStore(Store):
+    """A store with the spec's async API (memstore and the reference share it)."""
 
-    name = "memstore"
-    library = "memstore.MemoryStorage (async)"
-    supports_max_size = True
-
-    def __init__(self, max_size: int | None = None) -> None:
-        self.storage = MemoryStorage(MemoryConfig(max_size=max_size))
+    storage: Any
 
     async def put_batch(self, keys: Sequence[str], data: bytes) -> int:
         put = self.storage.put
@@ -138,11 +133,22 @@ class MemstoreStore(Store):
         for key in keys:
             await self.storage.delete(key)
 
+
+class MemstoreStore(SpecApiStore):
+    """memstore's async core."""
+
+    name = "memstore"
+    library = "memstore.MemoryStorage (async)"
+    supports_max_size = True
+
+    def __init__(self, max_size: int | None = None) -> None:
+        self.storage = MemoryStorage(MemoryConfig(max_size=max_size))
+
     async def close(self) -> None:
         await self.storage.close()
 
 
-class ReferenceStore(Store):
+class ReferenceStore(SpecApiStore):
     """litestar-storages' MemoryStorage: the reference the issue's targets are set against."""
 
     name = "reference"
@@ -154,27 +160,6 @@ class ReferenceStore(Store):
         from litestar_storages.backends.memory import MemoryStorage as ReferenceStorage
 
         self.storage: Any = ReferenceStorage(ReferenceConfig(max_size=max_size))
-
-    async def put_batch(self, keys: Sequence[str], data: bytes) -> int:
-        put = self.storage.put
-        t0 = _perf()
-        for key in keys:
-            await put(key, data)
-        return _perf() - t0
-
-    async def get_batch(self, keys: Sequence[str]) -> int:
-        get_bytes = self.storage.get_bytes
-        t0 = _perf()
-        for key in keys:
-            await get_bytes(key)
-        return _perf() - t0
-
-    async def list_prefix(self, prefix: str) -> int:
-        return len([f async for f in self.storage.list(prefix)])
-
-    async def delete(self, keys: Sequence[str]) -> None:
-        for key in keys:
-            await self.storage.delete(key)
 
     async def fill(self, keys: Sequence[str], data: bytes) -> None:
         # With max_size set, every put sums all sizes: filling 100k keys would cost O(n^2)
