@@ -280,7 +280,7 @@ class Engine:
             entries[key] = Entry(file, data)
             grown = size - old_size
             self._used += grown
-            # self._account(key, added, grown), inlined (a put never empties a prefix)
+            # self._account(key, added, grown) inlined: the hot path (a put never empties a prefix)
             i = key.find("/")
             prefix = key[: i + 1] if i >= 0 else ""
             counters = self._prefixes.get(prefix)
@@ -368,19 +368,29 @@ class Engine:
         return count
 
     def close(self) -> None:
-        """Drop all contents and refuse further use (idempotent)."""
+        """Drop all contents and refuse further use (idempotent).
+
+        Subscribers get one last ``"close"`` event, then are dropped.
+        """
         with self._lock:
+            if self.closed:
+                return
             self.closed = True
             self._entries = {}
             self._keys = SortedList()
             self._prefixes = {}
             self._used = 0
-            self._subscribers = ()
+            subscribers, self._subscribers = self._subscribers, ()
+        event = StorageEvent("close", None)
+        for callback in subscribers:
+            try:
+                callback(event)
+            except Exception:
+                logger.exception("memstore subscriber %r failed on the close event", callback)
 
     def _account(self, key: str, files: int, nbytes: int) -> None:
         # Called under the lock: keep the per-prefix counters exact.
-        i = key.find("/")
-        prefix = key[: i + 1] if i >= 0 else ""
+        prefix = top_prefix(key)
         counters = self._prefixes.get(prefix)
         if counters is None:
             self._prefixes[prefix] = [files, nbytes]

@@ -14,7 +14,7 @@ __all__ = ["EMPTY_METADATA", "EventKind", "PrefixUsage", "StorageEvent", "Storag
 EMPTY_METADATA: Mapping[str, str] = MappingProxyType({})
 """The shared, read-only empty metadata mapping."""
 
-EventKind = Literal["put", "delete", "copy", "move", "clear"]
+EventKind = Literal["put", "delete", "copy", "move", "clear", "close"]
 """What a :class:`StorageEvent` reports."""
 
 
@@ -236,10 +236,12 @@ class StorageEvent:
     """A change that happened to a storage, delivered to subscribers after it happened.
 
     Attributes:
-        kind: ``"put"``, ``"delete"``, ``"copy"``, ``"move"`` or ``"clear"``.
+        kind: ``"put"``, ``"delete"``, ``"copy"``, ``"move"``, ``"clear"``, or
+            ``"close"`` (the last event: the storage was closed).
         key: The key written or deleted (the destination of a copy or move);
-            ``None`` for ``"clear"``.
-        file: The new file for put/copy/move, the removed file for delete, ``None`` for clear.
+            ``None`` for ``"clear"`` and ``"close"``.
+        file: The new file for put/copy/move, the removed file for delete, ``None`` for
+            clear and close.
         source: The source key of a copy or move, otherwise ``None``.
     """
 

@@ -756,3 +756,14 @@ def test_a_large_store_renders_only_the_visible_page(browsers: list[StorageBrows
     find(b, "memstore-sort").value = "key"
     in_thread(lambda: put(storage, "f07/0-new", b"new"))
     eventually(lambda: assert_equal(row_keys(b)[0], "f07/0-new"))
+
+
+def test_closing_the_storage_shows_at_once(storage: MemoryStorage, browsers: list[StorageBrowser]) -> None:
+    put(storage, "a.txt", b"x")
+    b = browse(browsers, storage)
+    in_thread(storage._engine.close)  # the "close" event reaches the browser from that thread
+
+    def shows_closed() -> None:
+        assert "closed" in html_of(b, "memstore-header")
+
+    eventually(shows_closed)

@@ -918,3 +918,14 @@ async def test_errors_pickle() -> None:
     with pytest.raises(StorageFileNotFoundError) as missing:
         await storage.get_bytes("nope")
     assert pickle.loads(pickle.dumps(missing.value)).key == "nope"
+
+
+@pytest.mark.anyio
+async def test_close_sends_one_last_close_event() -> None:
+    storage = MemoryStorage()
+    events: list[tuple[str, str | None]] = []
+    storage.subscribe(lambda e: events.append((e.kind, e.key)))
+    await storage.put("a", b"1")
+    await storage.close()
+    await storage.close()
+    assert events == [("put", "a"), ("close", None)]
