@@ -55,7 +55,9 @@ case "$cmd" in
     ;;
   notebooks)
     setup tour
-    exec "$VPY" -m jupyterlab notebooks "$@"
+    root=()
+    [ "$(id -u)" -ne 0 ] || root=(--allow-root)  # JupyterLab refuses root without it
+    exec "$VPY" -m jupyterlab --ServerApp.root_dir=notebooks "${root[@]}" "$@"
     ;;
   bench)
     setup bench
