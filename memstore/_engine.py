@@ -256,6 +256,7 @@ class Engine:
         """
         key = file.key
         size = file.size
+        entry = Entry(file, data)
         with self._lock:
             if self.closed:
                 raise StorageClosedError("the storage is closed")
@@ -268,27 +269,30 @@ class Engine:
                 raise StorageQuotaExceededError(
                     key, max_size=limit, used_bytes=self._used, requested_bytes=size
                 )
-            if held:
-                self._reserved -= held
-                res.nbytes = 0  # type: ignore[union-attr]
-            if old is None:
-                self._keys.add(key)
-                added = 1
-            else:
-                del entries[key]  # re-insert: the dict stays in modification order
-                added = 0
-            entries[key] = Entry(file, data)
-            grown = size - old_size
-            self._used += grown
-            # self._account(key, added, grown) inlined: the hot path (a put never empties a prefix)
-            i = key.find("/")
-            prefix = key[: i + 1] if i >= 0 else ""
-            counters = self._prefixes.get(prefix)
-            if counters is None:
-                self._prefixes[prefix] = [added, grown]
-            else:
-                counters[0] += added
-                counters[1] += grown
+            try:
+                if held:
+                    res.nbytes = 0  # type: ignore[union-attr]
+                    self._reserved -= held
+                if old is not None:
+                    del entries[key]  # re-insert: the dict stays in modification order
+                entries[key] = entry  # the commit point
+                grown = size - old_size
+                self._used += grown
+                if old is None:
+                    self._keys.add(key)
+                # self._account(key, added, grown) inlined: the hot path (a put never empties a prefix)
+                added = 1 if old is None else 0
+                i = key.find("/")
+                prefix = key[: i + 1] if i >= 0 else ""
+                counters = self._prefixes.get(prefix)
+                if counters is None:
+                    self._prefixes[prefix] = [added, grown]
+                else:
+                    counters[0] += added
+                    counters[1] += grown
+            except BaseException:  # Ctrl-C between two statements: see _repair
+                self._repair()
+                raise
         if self._subscribers:
             self._emit(StorageEvent("put", key, file))
         return file
@@ -298,13 +302,18 @@ class Engine:
         with self._lock:
             if self.closed:
                 raise StorageClosedError("the storage is closed")
-            entry = self._entries.pop(key, None)
+            entry = self._entries.get(key)
             if entry is None:
                 raise StorageFileNotFoundError(key)
-            self._keys.remove(key)
-            size = entry.file.size
-            self._used -= size
-            self._account(key, -1, -size)
+            try:
+                del self._entries[key]  # the commit point
+                self._keys.remove(key)
+                size = entry.file.size
+                self._used -= size
+                self._account(key, -1, -size)
+            except BaseException:  # Ctrl-C between two statements: see _repair
+                self._repair()
+                raise
         if self._subscribers:
             self._emit(StorageEvent("delete", key, entry.file))
         return entry.file
@@ -336,18 +345,25 @@ class Engine:
                     destination, max_size=limit, used_bytes=self._used, requested_bytes=size
                 )
             new_file = retarget(src.file, destination, now)
-            if old is None:
-                self._keys.add(destination)
-            else:
-                del entries[destination]  # re-insert: the dict stays in modification order
-                self._account(destination, -1, -old_size)
-            entries[destination] = Entry(new_file, src.data)
-            self._account(destination, 1, size)
-            if remove_source:
-                del entries[source]
-                self._keys.remove(source)
-                self._account(source, -1, -size)
-            self._used += growth
+            new_entry = Entry(new_file, src.data)
+            try:
+                if old is not None:
+                    del entries[destination]  # re-insert: the dict stays in modification order
+                entries[destination] = new_entry  # the commit point (with the next line)
+                if remove_source:
+                    del entries[source]
+                self._used += growth
+                if old is None:
+                    self._keys.add(destination)
+                else:
+                    self._account(destination, -1, -old_size)
+                self._account(destination, 1, size)
+                if remove_source:
+                    self._keys.remove(source)
+                    self._account(source, -1, -size)
+            except BaseException:  # Ctrl-C between two statements: see _repair
+                self._repair()
+                raise
         if self._subscribers:
             event = StorageEvent("move" if remove_source else "copy", destination, new_file, source)
             self._emit(event)
@@ -387,6 +403,29 @@ class Engine:
                 callback(event)
             except Exception:
                 logger.exception("memstore subscriber %r failed on the close event", callback)
+
+    def _repair(self) -> None:
+        """Rebuild the derived state (sorted index, bytes used, prefix counters) from the entries.
+
+        The entries dict is the source of truth, and each commit step changes it with
+        statements that run no code between them (the commit point). Ctrl-C in the main
+        thread raises ``KeyboardInterrupt`` between two statements anywhere, though, and
+        could land while the derived state is being updated: the step then repairs it
+        before re-raising, so the write has happened in full or not at all. Called under
+        the lock; O(n log n), on that rare path only.
+        """
+        entries = self._entries
+        prefixes: dict[str, list[int]] = {}
+        used = 0
+        for key, entry in entries.items():
+            size = entry.file.size
+            used += size
+            counters = prefixes.setdefault(top_prefix(key), [0, 0])
+            counters[0] += 1
+            counters[1] += size
+        self._keys = SortedList(entries)
+        self._used = used
+        self._prefixes = prefixes
 
     def _account(self, key: str, files: int, nbytes: int) -> None:
         # Called under the lock: keep the per-prefix counters exact.

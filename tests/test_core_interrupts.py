@@ -1,0 +1,129 @@
+"""Ctrl-C (KeyboardInterrupt) can land between any two statements of the main thread:
+whatever it interrupts, the storage stays consistent and nothing is lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from memstore import MemoryConfig, MemoryStorage, StorageError, SyncMemoryStorage
+from memstore._engine import Engine, top_prefix
+
+
+def assert_consistent(engine: Engine) -> None:
+    entries = engine._entries
+    assert list(engine._keys) == sorted(entries)
+    assert engine._used == sum(e.file.size for e in entries.values())
+    expected: dict[str, list[int]] = {}
+    for key, entry in entries.items():
+        counters = expected.setdefault(top_prefix(key), [0, 0])
+        counters[0] += 1
+        counters[1] += entry.file.size
+    assert engine._prefixes == expected
+    assert engine.reserved_bytes >= 0
+
+
+class Interrupting(list[str]):
+    """Stands in for the sorted index: raises KeyboardInterrupt on add/remove."""
+
+    def add(self, key: str) -> None:
+        raise KeyboardInterrupt
+
+    def remove(self, key: str) -> None:
+        raise KeyboardInterrupt
+
+
+class InterruptingDict(dict[str, list[int]]):
+    """Stands in for the prefix counters: raises KeyboardInterrupt when read."""
+
+    def get(self, key: str, default: object = None) -> list[int]:
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("operation", ["put-new", "put-over", "delete", "copy", "move", "move-over"])
+def test_an_interrupt_inside_a_commit_step_is_repaired(operation: str) -> None:
+    with SyncMemoryStorage(MemoryConfig(max_size=1000)) as s:
+        s.put("a/one", b"11111")
+        s.put("b/two", b"22")
+        engine = s.async_storage._engine
+        engine._keys = Interrupting(engine._keys)
+        if operation == "put-over":
+            engine._prefixes = InterruptingDict(engine._prefixes)
+        action: Callable[[], object] = {
+            "put-new": lambda: s.put("c/three", b"333"),
+            "put-over": lambda: s.put("a/one", b"1"),
+            "delete": lambda: s.delete("a/one"),
+            "copy": lambda: s.copy("a/one", "c/copy"),
+            "move": lambda: s.move("a/one", "c/moved"),
+            "move-over": lambda: s.move("a/one", "b/two"),
+        }[operation]
+        with pytest.raises(KeyboardInterrupt):
+            action()
+        assert_consistent(engine)
+        expected = {
+            "put-new": {"a/one": b"11111", "b/two": b"22", "c/three": b"333"},
+            "put-over": {"a/one": b"1", "b/two": b"22"},
+            "delete": {"b/two": b"22"},
+            "copy": {"a/one": b"11111", "b/two": b"22", "c/copy": b"11111"},
+            "move": {"b/two": b"22", "c/moved": b"11111"},
+            "move-over": {"b/two": b"11111"},
+        }[operation]
+        assert {f.key: s.get_bytes(f.key) for f in s.list()} == expected  # the write happened in full
+        assert s.usage.used_bytes == sum(map(len, expected.values()))
+
+
+@pytest.mark.skipif(threading.current_thread() is not threading.main_thread(), reason="needs the main thread")
+def test_a_storm_of_real_ctrl_c_never_corrupts_the_storage() -> None:
+    storage = MemoryStorage(MemoryConfig(max_size=50_000))
+    facade = SyncMemoryStorage.wrap(storage)
+    storm_ends = time.monotonic() + 1.5
+    sent = 0
+
+    def interrupter() -> None:  # stops by itself: nothing has to reach it to end it
+        nonlocal sent
+        while time.monotonic() < storm_ends:
+            os.kill(os.getpid(), signal.SIGINT)
+            sent += 1
+            time.sleep(0.0005)
+
+    def one_round(i: int) -> None:
+        key = f"d{i % 7}/k{i % 211}"
+        try:
+            facade.put(key, b"x" * (i % 97))
+            if i % 3 == 0:
+                facade.copy(key, f"c/{i % 53}")
+            if i % 5 == 0:
+                facade.move(key, f"m/{i % 31}")
+            if i % 4 == 0:
+                facade.delete(f"c/{(i // 4) % 53}")
+        except StorageError:
+            pass
+
+    interrupted = 0
+    thread = threading.Thread(target=interrupter, daemon=True)
+    i = 0
+    # Everything sits inside the try, the thread's start and the loops' backward jumps too.
+    while True:
+        try:
+            try:
+                if thread.ident is None:
+                    thread.start()
+                while time.monotonic() < storm_ends + 0.3:  # then a quiet spell
+                    i += 1
+                    one_round(i)
+                break
+            except KeyboardInterrupt:
+                interrupted += 1
+        except KeyboardInterrupt:  # one that landed in the handler above
+            interrupted += 1
+    thread.join()
+    assert interrupted > 100, f"only {interrupted} of {sent} interrupts landed"
+    assert_consistent(storage._engine)
+    files = list(facade.list())
+    assert facade.usage.used_bytes == sum(f.size for f in files) <= 50_000
+    facade.close()
