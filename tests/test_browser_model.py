@@ -214,6 +214,8 @@ def test_rejects_other_objects(bad: object) -> None:
         ({"page_size": 0}, ValueError),
         ({"page_size": 1.5}, TypeError),
         ({"refresh_interval": 0.0}, ValueError),
+        ({"refresh_interval": float("inf")}, ValueError),
+        ({"refresh_interval": float("nan")}, ValueError),
         ({"refresh_interval": "1"}, TypeError),
         ({"sort": "name"}, ValueError),
         ({"pattern": 3}, TypeError),
@@ -767,3 +769,37 @@ def test_closing_the_storage_shows_at_once(storage: MemoryStorage, browsers: lis
         assert "closed" in html_of(b, "memstore-header")
 
     eventually(shows_closed)
+
+
+def test_a_browser_does_not_keep_its_storage_alive(browsers: list[StorageBrowser]) -> None:
+    from memstore import SyncMemoryStorage
+
+    facade = SyncMemoryStorage()
+    facade.put("big.bin", bytes(1024 * 1024))
+    b = browse(browsers, facade)  # still registered with ipywidgets, as a displayed widget is
+    core = weakref.ref(facade.async_storage)
+    del facade
+    gc.collect()
+    assert core() is None, "the browser kept the storage (and its bytes) alive"
+    b.refresh()
+    assert "closed" in html_of(b, "memstore-header")
+    assert "<gone>" in repr(b)
+
+
+@pytest.mark.parametrize("charset", ["rot13", "hex", "zlib", "base64", "no-such-codec", "latin-1"])
+def test_a_files_charset_never_runs_a_non_text_codec(
+    storage: MemoryStorage, browsers: list[StorageBrowser], charset: str
+) -> None:
+    put(storage, "a.txt", b"first file")
+    put(
+        storage,
+        "b.txt",
+        "caf\u00e9".encode("latin-1" if charset == "latin-1" else "utf-8"),
+        content_type=f"text/plain; charset={charset}",
+    )
+    b = browse(browsers, storage)
+    b.select("a.txt")
+    b.select("b.txt")  # used to raise for rot13/hex/zlib/base64 and leave a.txt on show
+    details = html_of(b, "memstore-details")
+    assert "b.txt" in details
+    assert "caf\u00e9" in html.unescape(details)

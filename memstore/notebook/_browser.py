@@ -70,7 +70,8 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
     candidate keys (every key, for a glob that starts with a wildcard), and the
     throttle then stretches to four times the time a refresh took.
 
-    The storage holds the browser only weakly. :meth:`close` unsubscribes, cancels a
+    The storage holds the browser only weakly, and the browser holds the storage only
+    weakly (it shows "closed" once the storage is gone). :meth:`close` unsubscribes, cancels a
     pending refresh and closes the widgets; like every ipywidget, an unclosed browser
     stays registered with the kernel until then.
 
@@ -92,7 +93,7 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         storage: A :class:`~memstore.MemoryStorage` or a
             :class:`~memstore.SyncMemoryStorage` (its ``async_storage`` is browsed).
         page_size: Rows per page (1 to 1000).
-        refresh_interval: Minimum seconds between two live refreshes (at least 0.05).
+        refresh_interval: Minimum seconds between two live refreshes (0.05 to 3600).
         pattern: Initial filter: a key prefix or a glob.
         sort: Initial order: ``"key"``, ``"size"`` (largest first) or ``"modified"``
             (newest first).
@@ -127,8 +128,10 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
             raise ValueError(f"page_size must be between 1 and {_MAX_PAGE_SIZE}, got {page_size}")
         if not isinstance(refresh_interval, (int, float)) or isinstance(refresh_interval, bool):
             raise TypeError(f"refresh_interval must be a number, not {type(refresh_interval).__name__}")
-        if not refresh_interval >= 0.05:
-            raise ValueError(f"refresh_interval must be at least 0.05 seconds, got {refresh_interval}")
+        if not 0.05 <= refresh_interval <= 3600:  # also refuses NaN and infinity
+            raise ValueError(
+                f"refresh_interval must be between 0.05 and 3600 seconds, got {refresh_interval}"
+            )
         if type(pattern) is not str:
             raise TypeError(f"pattern must be a str, not {type(pattern).__name__}")
         if sort not in SORTS:
@@ -136,8 +139,11 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         if core.closed:
             raise StorageClosedError("cannot browse a closed storage")
 
-        self._storage = core
-        self._engine: Engine = core._engine
+        # Weakly: ipywidgets keeps every open widget alive until it is closed, and a
+        # browser must not keep a storage (and all its bytes) alive with it.
+        self._storage_ref = weakref.ref(core)
+        self._storage_name = type(core).__name__
+        self._engine: Engine = weakref.proxy(core._engine)
         self._page_size = page_size
         self._interval = float(refresh_interval)
         self._source = PageSource(self._engine)
@@ -331,8 +337,22 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
     # ------------------------------------------------------------ public API
     @property
     def storage(self) -> MemoryStorage:
-        """The (async) storage this browser shows."""
-        return self._storage
+        """The (async) storage this browser shows.
+
+        Raises:
+            StorageClosedError: If that storage no longer exists (the browser holds it
+                only weakly; it shows "closed" then).
+        """
+        storage = self._storage_ref()
+        if storage is None:
+            raise StorageClosedError("the storage this browser showed no longer exists")
+        return storage
+
+    def _storage_gone_or_closed(self) -> bool:
+        try:
+            return self._engine.closed
+        except ReferenceError:  # the storage was garbage-collected
+            return True
 
     @property
     def page(self) -> int:
@@ -393,9 +413,9 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         """A one-line text summary (the fallback outside a notebook front end)."""
         if self._is_closed:
             return "StorageBrowser(closed)"
-        return (
-            f"StorageBrowser({self._storage!r}, page={self._page_index + 1}, pattern={self._filter.value!r})"
-        )
+        storage = self._storage_ref()
+        shown = "<gone>" if storage is None else repr(storage)
+        return f"StorageBrowser({shown}, page={self._page_index + 1}, pattern={self._filter.value!r})"
 
     # -------------------------------------------------------- live refreshing
     def _note_change(self, event: StorageEvent) -> None:
@@ -434,7 +454,7 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
             if self._is_closed:
                 return
             self.refresh_count += 1
-            if self._engine.closed:
+            if self._storage_gone_or_closed():
                 self._render_closed()
                 return
             usage = self._engine.usage()
@@ -459,7 +479,7 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
 
     def _render_header(self, files: int, used: int) -> None:
         self._totals.value = (
-            f"<span class='memstore-title'><b>{r.esc(type(self._storage).__name__)}</b></span> · "
+            f"<span class='memstore-title'><b>{r.esc(self._storage_name)}</b></span> · "
             f"<b>{files:,}</b> {'file' if files == 1 else 'files'} · <b>{r.esc(human_size(used))}</b> used"
         )
 
@@ -506,7 +526,7 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         if key is not None:
             try:
                 entry = self._engine.entry(key)
-            except (StorageFileNotFoundError, StorageClosedError):
+            except (StorageFileNotFoundError, StorageClosedError, ReferenceError):
                 pass
             else:
                 file, data = entry.file, entry.data
@@ -516,8 +536,8 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
             self._confirm_box.layout.display = "none"
         if file is not None and file is self._shown_file:
             return
-        self._shown_file = file
         if file is None:
+            self._shown_file = None
             if key is None:
                 self._info.value = "<div class='memstore-muted'>Select a file to see its details.</div>"
             else:
@@ -529,6 +549,7 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
             self._image.value = b""
             return
         preview = r.make_preview(file, data)
+        self._shown_file = file  # only once its preview could be made
         self._info.value = r.details_html(file)
         self._preview.value = preview.html
         if preview.kind == "image":
@@ -595,6 +616,8 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
                 return
             try:
                 self._engine.delete(key)
+            except ReferenceError:
+                message = "The storage no longer exists."
             except StorageFileNotFoundError:
                 message = f"<code>{r.esc(key)}</code> was already deleted."
             except StorageError as exc:

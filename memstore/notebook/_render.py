@@ -250,6 +250,21 @@ def _pre(text: str, kind: str) -> str:
     return f"<pre class='memstore-preview memstore-preview-{kind}'>{esc(text)}</pre>"
 
 
+def _decode(head: bytes, charset: str, *, final: bool) -> str:
+    """Decode with the file's charset when it names a text encoding, else UTF-8.
+
+    The charset comes from the stored content type, so it is data: codecs that are not
+    text encodings (``rot13``, ``hex``, ``zlib`` ...) are refused, never run.
+    """
+    try:
+        info = codecs.lookup(charset or "utf-8")
+        if not getattr(info, "_is_text_encoding", True):
+            raise LookupError(charset)
+        return info.incrementaldecoder(errors="replace").decode(head, final=final)
+    except Exception:  # an unknown or unusable charset: show it as UTF-8
+        return codecs.getincrementaldecoder("utf-8")(errors="replace").decode(head, final=final)
+
+
 def make_preview(file: StoredFile, data: Data) -> Preview:
     """The preview of ``file`` whose contents are ``data``.
 
@@ -275,11 +290,7 @@ def make_preview(file: StoredFile, data: Data) -> Preview:
     elif image_format is not None:
         note += f"; not a valid {image_format.upper()} file"
     if is_text_type(file.content_type) and b"\x00" not in head:
-        try:
-            decoder = codecs.getincrementaldecoder(charset or "utf-8")(errors="replace")
-        except LookupError:
-            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        text = decoder.decode(head, final=shown >= file.size)
+        text = _decode(head, charset, final=shown >= file.size)
         return Preview("text", f"<div class='memstore-muted'>text, {note}</div>{_pre(text, 'text')}")
     return Preview("hex", f"<div class='memstore-muted'>hex dump, {note}</div>{_pre(hexdump(head), 'hex')}")
 
