@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections.abc import Callable
 from datetime import datetime, timezone
 from itertools import islice
@@ -79,8 +80,12 @@ class Engine:
         self._keys: SortedList = SortedList()
         self._used = 0
         self._reserved = 0
+        self._active: set[Reservation] = set()  # streamed puts in progress
         self._prefixes: dict[str, list[int]] = {}  # prefix -> [file count, bytes]
         self._subscribers: tuple[Subscriber, ...] = ()
+        # Re-entrant and apart from the state lock: unsubscribing often happens in a
+        # garbage-collection finalizer, which can run in a thread that holds either.
+        self._sub_lock = threading.RLock()
         self.closed = False
 
     # ------------------------------------------------------------------ reads
@@ -217,7 +222,10 @@ class Engine:
 
     def reservation(self, key: str) -> Reservation:
         """Start a reservation for a streamed put to ``key``."""
-        return Reservation(key, self.size_of(key))
+        res = Reservation(key, self.size_of(key))
+        with self._lock:
+            self._active.add(res)
+        return res
 
     def reserve(self, res: Reservation, nbytes: int) -> None:
         """Account ``nbytes`` more received by ``res``; raise if the quota cannot hold them.
@@ -235,16 +243,26 @@ class Engine:
                     raise StorageQuotaExceededError(
                         res.key, max_size=limit, used_bytes=self._used, requested_bytes=received
                     )
-                self._reserved += want
-                res.nbytes += want
+                try:
+                    res.nbytes += want
+                    self._reserved += want
+                except BaseException:  # Ctrl-C between the two: see _repair
+                    self._reserved = sum(r.nbytes for r in self._active)
+                    raise
             res.received = received
 
     def release(self, res: Reservation) -> None:
         """Give back what ``res`` still holds (a no-op once it was committed)."""
-        if res.nbytes:
-            with self._lock:
-                self._reserved -= res.nbytes
+        with self._lock:
+            try:
+                held, res.nbytes = res.nbytes, 0
+                self._active.discard(res)
+                self._reserved -= held
+            except BaseException:  # Ctrl-C between two statements: see _repair
                 res.nbytes = 0
+                self._active.discard(res)
+                self._reserved = sum(r.nbytes for r in self._active)
+                raise
 
     # ---------------------------------------------------------------- commits
     def commit_put(self, file: StoredFile, data: Data, res: Reservation | None = None) -> StoredFile:
@@ -270,8 +288,9 @@ class Engine:
                     key, max_size=limit, used_bytes=self._used, requested_bytes=size
                 )
             try:
-                if held:
-                    res.nbytes = 0  # type: ignore[union-attr]
+                if res is not None:
+                    res.nbytes = 0
+                    self._active.discard(res)
                     self._reserved -= held
                 if old is not None:
                     del entries[key]  # re-insert: the dict stays in modification order
@@ -290,7 +309,12 @@ class Engine:
                 else:
                     counters[0] += added
                     counters[1] += grown
-            except BaseException:  # Ctrl-C between two statements: see _repair
+            except BaseException:  # Ctrl-C between two statements: finish the write, then repair
+                if res is not None:
+                    res.nbytes = 0
+                    self._active.discard(res)
+                if entries.get(key) is not entry:
+                    entries[key] = entry
                 self._repair()
                 raise
         if self._subscribers:
@@ -311,7 +335,9 @@ class Engine:
                 size = entry.file.size
                 self._used -= size
                 self._account(key, -1, -size)
-            except BaseException:  # Ctrl-C between two statements: see _repair
+            except BaseException:  # Ctrl-C between two statements: finish the delete, then repair
+                if self._entries.get(key) is entry:
+                    del self._entries[key]
                 self._repair()
                 raise
         if self._subscribers:
@@ -361,7 +387,11 @@ class Engine:
                 if remove_source:
                     self._keys.remove(source)
                     self._account(source, -1, -size)
-            except BaseException:  # Ctrl-C between two statements: see _repair
+            except BaseException:  # Ctrl-C between two statements: finish the transfer, then repair
+                if entries.get(destination) is not new_entry:
+                    entries[destination] = new_entry
+                if remove_source and entries.get(source) is src:
+                    del entries[source]
                 self._repair()
                 raise
         if self._subscribers:
@@ -426,6 +456,7 @@ class Engine:
         self._keys = SortedList(entries)
         self._used = used
         self._prefixes = prefixes
+        self._reserved = sum(r.nbytes for r in self._active)
 
     def _account(self, key: str, files: int, nbytes: int) -> None:
         # Called under the lock: keep the per-prefix counters exact.
@@ -442,17 +473,22 @@ class Engine:
     # ----------------------------------------------------------------- events
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call ``callback(event)`` after every change; returns a function that unsubscribes."""
-        with self._lock:
+        with self._sub_lock:
             self._subscribers = (*self._subscribers, callback)
 
+        engine_ref = weakref.ref(self)  # an unsubscribe function must not keep the engine alive
+
         def unsubscribe() -> None:
-            with self._lock:
-                subs = list(self._subscribers)
+            engine = engine_ref()
+            if engine is None:
+                return
+            with engine._sub_lock:
+                subs = list(engine._subscribers)
                 for i, cb in enumerate(subs):
                     if cb is callback:
                         del subs[i]
                         break
-                self._subscribers = tuple(subs)
+                engine._subscribers = tuple(subs)
 
         return unsubscribe
 
