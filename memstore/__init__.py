@@ -7,8 +7,9 @@ Example:
     2
 """
 
+from typing import TYPE_CHECKING
+
 from memstore._keys import MAX_KEY_LENGTH, validate_key
-from memstore._sync import SyncMemoryStorage
 from memstore.base import BaseStorage, PutData, Storage
 from memstore.exceptions import (
     ConfigurationError,
@@ -21,6 +22,9 @@ from memstore.exceptions import (
 )
 from memstore.memory import MemoryConfig, MemoryStorage
 from memstore.types import EventKind, PrefixUsage, StorageEvent, StorageUsage, StoredFile
+
+if TYPE_CHECKING:
+    from memstore._sync import SyncMemoryStorage
 
 __all__ = [
     "MAX_KEY_LENGTH",
@@ -46,3 +50,13 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    # SyncMemoryStorage is imported on first use: async-only users never load the portal
+    # machinery, and the code generator can rebuild a stale _sync.py.
+    if name == "SyncMemoryStorage":
+        from memstore._sync import SyncMemoryStorage
+
+        return SyncMemoryStorage
+    raise AttributeError(f"module 'memstore' has no attribute {name!r}")

@@ -270,7 +270,7 @@ def _sync_body(fn: ast.FunctionDef | ast.AsyncFunctionDef, names: set[str]) -> l
     except _NotSyncable:
         return None
     names.update(transformer.names)
-    lines = [f"{CORE} = self._open()"]
+    lines = [f"{CORE} = self._open({fn.name!r})"]
     for arg in [*fn.args.args[1:], *fn.args.kwonlyargs]:
         source = ast.unparse(arg.annotation) if arg.annotation else ""
         if source in PARAM_ADAPTERS:
@@ -288,15 +288,15 @@ def _render_member(member: _Member, names: set[str]) -> str:
     lines = _sync_body(fn, names) if member.kind in ("coroutine", "asyncgen") else None
     if lines is None:
         on_core = member.kind in ("coroutine", "asyncgen")
-        args = ", ".join(["self._open()", *call] if on_core else call)
+        args = ", ".join([f"self._open({member.name!r})", *call] if on_core else call)
         if member.kind == "coroutine":
             body = f"self._runner.call({CLASS}.{member.name}, {args})"
         elif member.kind == "asyncgen":
             body = f"self._runner.iterate({CLASS}.{member.name}, {args})"
         elif member.kind == "property":
-            body = f"self._open().{member.name}"
+            body = f"self._checked().{member.name}"
         else:
-            body = f"self._open().{member.name}({args})"
+            body = f"self._checked().{member.name}({args})"
         lines = [body if ret == "None" else f"return {body}"]
     deco = "    @property\n" if member.kind == "property" else ""
     arrow = f" -> {ret}" if ret else ""

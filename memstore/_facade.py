@@ -89,15 +89,22 @@ class SyncFacade:
         """Whether this facade (or the storage under it) is closed."""
         return self._closed or self._storage.closed
 
-    def _open(self) -> MemoryStorage:
-        """The core, after checking that this call may go ahead."""
+    def _checked(self) -> MemoryStorage:
+        """The core, if this facade is open (for members that are synchronous on the core too)."""
+        if self._closed:
+            raise StorageClosedError(f"this {type(self).__name__} is closed")
+        return self._storage
+
+    def _open(self, method: str) -> MemoryStorage:
+        """The core, after checking that a call to the twin of an async ``method`` may go ahead."""
         if self._closed:
             raise StorageClosedError(f"this {type(self).__name__} is closed")
         if portal_host.thread_id is not None and get_ident() == portal_host.thread_id:
             raise RuntimeError(
-                f"{type(self).__name__} was called from inside memstore's portal event loop, where "
-                "a call that needs the loop would wait for itself forever. In async code, await "
-                "the async core instead: `await storage.async_storage.<method>(...)`."
+                f"{type(self).__name__}.{method}() was called from inside memstore's portal event "
+                "loop, where a blocking call would stall the loop, or wait for itself forever. In "
+                f"async code, await the async core instead: `await storage.async_storage.{method}(...)`. "
+                "(Synchronous members such as `usage` work anywhere.)"
             )
         return self._storage
 
@@ -117,7 +124,7 @@ class SyncFacade:
 
     def __enter__(self) -> Self:
         """Enter ``with``: returns the facade."""
-        self._open()
+        self._checked()
         return self
 
     def __exit__(

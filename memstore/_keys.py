@@ -11,8 +11,10 @@ __all__ = ["MAX_KEY_LENGTH", "validate_key"]
 MAX_KEY_LENGTH = 1024
 """The longest key accepted, in characters (S3 allows 1024 bytes of UTF-8)."""
 
-# C0 and C1 control characters, DEL, and lone surrogates (which cannot be encoded).
-_BAD_CHAR = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# C0 and C1 control characters, DEL, lone surrogates (which cannot be encoded), and the
+# invisible format characters that make one key look like another: zero-width spaces and
+# joiners, bidirectional overrides and isolates, line/paragraph separators, the BOM.
+_BAD_CHAR = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
 _BAD_SEGMENT = re.compile(r"(?:^|/)\.\.?(?:/|$)")
 
 
@@ -20,7 +22,8 @@ def validate_key(key: object, what: str = "key") -> str:
     """Return ``key`` if it is a valid storage key, else raise.
 
     A valid key is a non-empty ``str`` of at most :data:`MAX_KEY_LENGTH` characters,
-    with no NUL, control characters or lone surrogates, and no ``.`` or ``..`` path
+    with no NUL, control characters, lone surrogates or invisible format characters
+    (zero-width spaces, bidirectional overrides ...), and no ``.`` or ``..`` path
     segment (so ``a/./b`` and ``../x`` are refused while ``a.txt`` and ``.hidden`` are
     fine). Slashes separate "folders" but are otherwise ordinary characters.
 
@@ -53,7 +56,13 @@ def validate_key(key: object, what: str = "key") -> str:
         raise InvalidKeyError(key, f"{what} is {len(key)} characters long; the maximum is {MAX_KEY_LENGTH}")
     bad = _BAD_CHAR.search(key)
     if bad is not None:
-        kind = "lone surrogate" if "\ud800" <= bad.group() <= "\udfff" else "control character"
+        char = bad.group()
+        if "\ud800" <= char <= "\udfff":
+            kind = "lone surrogate"
+        elif char >= "\u200b":
+            kind = "invisible format character"
+        else:
+            kind = "control character"
         raise InvalidKeyError(key, f"{what} contains the {kind} {bad.group()!r} at position {bad.start()}")
     if "." in key and _BAD_SEGMENT.search(key) is not None:
         raise InvalidKeyError(key, f"{what} must not contain '.' or '..' path segments")

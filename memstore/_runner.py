@@ -15,7 +15,8 @@ synchronous. :class:`Runner` runs those, choosing per call:
 2. **The blocking portal.** Calls with async inputs run on one anyio blocking portal
    shared by every facade in the process: started on first use, held while any facade
    is open, stopped when the last one closes and at interpreter exit; a forked child
-   starts its own. Ctrl-C while waiting cancels the call before its commit step.
+   starts its own. Ctrl-C while waiting cancels the call at its next await, so it never
+   commits half a write; a call already past its last await still completes, whole.
 3. **Nested** (opt-in, ``runner="nested"``): calls with async inputs run on the
    caller's own running asyncio loop through nest-asyncio2 (for streams bound to that
    loop, e.g. in a Jupyter cell). Nothing is patched on import.
@@ -28,7 +29,7 @@ import atexit
 import functools
 import os
 import threading
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from datetime import timedelta
 from types import ModuleType
@@ -126,6 +127,8 @@ def to_put_data(data: SyncPutData, chunk_size: int = 64 * 1024) -> Any:
         return data
     if isinstance(data, str):
         raise TypeError("data must be bytes, not str: encode it first, e.g. text.encode('utf-8')")
+    if isinstance(data, Mapping):
+        raise TypeError(f"data must be bytes or an iterable of bytes chunks, not {type(data).__name__}")
     if hasattr(data, "read"):
         return _from_reader(data, chunk_size)
     if isinstance(data, Iterable):
@@ -155,7 +158,9 @@ class PortalHost:
 
     def __init__(self) -> None:
         """Create the host; no thread starts until a call needs the portal."""
-        self._lock = threading.Lock()
+        # Re-entrant: a facade's garbage-collection finalizer releases its lease, and the
+        # collector can run in a thread that is already inside portal() or release().
+        self._lock = threading.RLock()
         self._leases = 0
         self._cm: AbstractContextManager[BlockingPortal] | None = None
         self._portal: BlockingPortal | None = None
@@ -176,8 +181,8 @@ class PortalHost:
         """Give a lease back; the last one stops the portal and joins its thread."""
         with self._lock:
             self._leases -= 1
-            if self._leases > 0:
-                return
+            if self._leases > 0 or threading.get_ident() == self.thread_id:
+                return  # (the portal's own thread cannot stop it: atexit or the next release will)
             self._leases = 0
             cm, self._cm, self._portal, self.thread_id = self._cm, None, None, None
         if cm is not None:
@@ -206,7 +211,7 @@ class PortalHost:
         The parent's portal objects are kept (never finalized): closing them would wait
         for a thread that the child does not have.
         """
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         if self._cm is not None:
             self._orphans.append((self._cm, self._portal))
         self._cm = self._portal = self.thread_id = None

@@ -12,15 +12,7 @@ from memstore._facade import SyncFacade
 from memstore._keys import validate_key
 from memstore._runner import SyncPutData, to_put_data
 from memstore.exceptions import StorageClosedError
-from memstore.memory import (
-    _UTC,
-    MemoryStorage,
-    _bytes_of,
-    _copy_and_hash,
-    _etag,
-    _freeze_metadata,
-    guess_content_type,
-)
+from memstore.memory import _UTC, MemoryStorage, _copy_and_hash, _etag, _freeze_metadata, guess_content_type
 from memstore.types import (
     EMPTY_METADATA,
     LAZY_ETAG_LIMIT,
@@ -88,7 +80,7 @@ class SyncMemoryStorage(SyncFacade):
             TypeError: If an argument has the wrong type.
             StorageClosedError: If the storage is closed.
         """
-        core = self._open()
+        core = self._open("put")
         data = to_put_data(data, self._chunk_size)
         engine = core._engine
         if engine.closed:
@@ -104,13 +96,14 @@ class SyncMemoryStorage(SyncFacade):
         if type(data) is bytes:
             payload = data
         elif isinstance(data, (bytes, bytearray, memoryview)):
-            size = data.nbytes if isinstance(data, memoryview) else len(data)
-            engine.check_fits(key, size)
-            if size >= core._offload_at and (not isinstance(data, bytes)):
-                parts, etag = _copy_and_hash(data)
-                file = StoredFile(key, size, content_type, etag, datetime.now(_UTC), meta)
-                return engine.commit_put(file, parts)
-            payload = _bytes_of(data)
+            with memoryview(data) as view:
+                size = view.nbytes
+                engine.check_fits(key, size)
+                if size >= core._offload_at and (not isinstance(data, bytes)):
+                    parts, etag = _copy_and_hash(view)
+                    file = StoredFile(key, size, content_type, etag, datetime.now(_UTC), meta)
+                    return engine.commit_put(file, parts)
+                payload = view.tobytes()
         elif hasattr(data, "__aiter__"):
             return self._runner.call(MemoryStorage._put_stream, core, engine, key, data, content_type, meta)
         else:
@@ -136,7 +129,7 @@ class SyncMemoryStorage(SyncFacade):
             StorageFileNotFoundError: If the file does not exist.
             InvalidKeyError: If ``key`` is not a valid key.
         """
-        core = self._open()
+        core = self._open("delete")
         core._live.delete(validate_key(key))
 
     def copy(self, source: str, destination: str) -> StoredFile:
@@ -154,7 +147,7 @@ class SyncMemoryStorage(SyncFacade):
             StorageQuotaExceededError: If the copy does not fit (nothing changes).
             InvalidKeyError: If a key is not valid.
         """
-        core = self._open()
+        core = self._open("copy")
         source = validate_key(source, "source")
         destination = validate_key(destination, "destination")
         return core._live.transfer(source, destination, remove_source=False)
@@ -173,14 +166,14 @@ class SyncMemoryStorage(SyncFacade):
             StorageFileNotFoundError: If the source file does not exist.
             InvalidKeyError: If a key is not valid.
         """
-        core = self._open()
+        core = self._open("move")
         source = validate_key(source, "source")
         destination = validate_key(destination, "destination")
         return core._live.transfer(source, destination, remove_source=True)
 
     def clear(self) -> None:
         """Delete every file (one ``"clear"`` event)."""
-        core = self._open()
+        core = self._open("clear")
         core._live.clear()
 
     def get(self, key: str) -> Iterator[bytes]:
@@ -197,7 +190,7 @@ class SyncMemoryStorage(SyncFacade):
             StorageFileNotFoundError: If the file does not exist.
             InvalidKeyError: If ``key`` is not a valid key.
         """
-        core = self._open()
+        core = self._open("get")
         data = core._live.entry(validate_key(key)).data
         step = core._chunk_size
         if isinstance(data, bytes) and len(data) <= step:
@@ -240,7 +233,7 @@ class SyncMemoryStorage(SyncFacade):
             StorageFileNotFoundError: If the file does not exist.
             InvalidKeyError: If ``key`` is not a valid key.
         """
-        core = self._open()
+        core = self._open("get_bytes")
         entry = core._engine.find(key)
         data = (entry or core._live.entry(validate_key(key))).data
         if isinstance(data, bytes):
@@ -261,7 +254,7 @@ class SyncMemoryStorage(SyncFacade):
         Raises:
             InvalidKeyError: If ``key`` is not a valid key.
         """
-        core = self._open()
+        core = self._open("exists")
         if core._engine.find(key) is not None:
             return True
         return core._live.contains(validate_key(key))
@@ -279,7 +272,7 @@ class SyncMemoryStorage(SyncFacade):
             StorageFileNotFoundError: If the file does not exist.
             InvalidKeyError: If ``key`` is not a valid key.
         """
-        core = self._open()
+        core = self._open("info")
         entry = core._engine.find(key)
         return (entry or core._live.entry(validate_key(key))).file
 
@@ -301,7 +294,7 @@ class SyncMemoryStorage(SyncFacade):
             TypeError: If ``prefix`` is not a ``str`` or ``limit`` not an ``int``.
             ValueError: If ``limit`` is negative.
         """
-        core = self._open()
+        core = self._open("list")
         if type(prefix) is not str:
             raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
         if limit is not None:
@@ -337,7 +330,7 @@ class SyncMemoryStorage(SyncFacade):
             InvalidKeyError: If ``key`` is not a valid key.
             TypeError: If ``expires_in`` is not a ``timedelta`` or ``None``.
         """
-        core = self._open()
+        core = self._open("url")
         key = validate_key(key)
         if expires_in is not None and (not isinstance(expires_in, timedelta)):
             raise TypeError(f"expires_in must be a timedelta or None, not {type(expires_in).__name__}")
@@ -347,14 +340,14 @@ class SyncMemoryStorage(SyncFacade):
     @property
     def usage(self) -> StorageUsage:
         """File count, bytes used and the limit, as one consistent snapshot (O(1))."""
-        return self._open().usage
+        return self._checked().usage
 
     def prefix_usage(self) -> Sequence[PrefixUsage]:
         """Usage per top-level prefix ("folder"), largest first.
 
         Kept up to date on every write, so this costs O(number of prefixes), not a scan.
         """
-        return self._open().prefix_usage()
+        return self._checked().prefix_usage()
 
     def subscribe(self, callback: Callable[[StorageEvent], None]) -> Callable[[], None]:
         """Call ``callback(event)`` after every change to the storage.
@@ -363,11 +356,18 @@ class SyncMemoryStorage(SyncFacade):
         complete and outside the storage's lock; exceptions it raises are logged and
         ignored. Returns a function that unsubscribes (safe to call twice).
 
+        Events from changes made in different threads at the same moment may arrive in
+        either order: to mirror the storage, re-read it (``event.file``, ``usage``,
+        ``info``) rather than replaying events. A put of an async stream through
+        :class:`~memstore.SyncMemoryStorage` commits on memstore's portal thread, so its
+        event is delivered there: read ``event.file`` and synchronous members there, not
+        the facade's blocking methods. ``close()`` sends one last ``"close"`` event.
+
         Raises:
             TypeError: If ``callback`` is not callable.
         """
-        return self._open().subscribe(callback)
+        return self._checked().subscribe(callback)
 
     def browse(self, *, page_size: int = 50) -> StorageBrowser:
         """Open a live :class:`memstore.notebook.StorageBrowser` on this storage (needs ipywidgets)."""
-        return self._open().browse(page_size=page_size)
+        return self._checked().browse(page_size=page_size)

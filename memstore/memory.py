@@ -127,10 +127,6 @@ def _freeze_metadata(metadata: object) -> Mapping[str, str]:
     return MappingProxyType(copy)
 
 
-def _bytes_of(chunk: bytes | bytearray | memoryview) -> bytes:
-    return chunk.tobytes() if isinstance(chunk, memoryview) else bytes(chunk)
-
-
 _COPY_SLICE = 1024 * 1024
 
 
@@ -151,7 +147,8 @@ def _copy_and_hash(data: bytearray | memoryview) -> tuple[Data, str]:
         part = view[start : start + _COPY_SLICE].tobytes()
         hasher.update(part)
         parts.append(part)
-    return (parts[0] if len(parts) == 1 else tuple(parts)), f'"{hasher.hexdigest()}"'
+    data_out: Data = parts[0] if len(parts) == 1 else tuple(parts)  # () for an empty buffer
+    return (data_out or b""), f'"{hasher.hexdigest()}"'
 
 
 class MemoryStorage(BaseStorage):
@@ -257,13 +254,15 @@ class MemoryStorage(BaseStorage):
         if type(data) is bytes:
             payload = data
         elif isinstance(data, (bytes, bytearray, memoryview)):
-            size = data.nbytes if isinstance(data, memoryview) else len(data)
-            engine.check_fits(key, size)
-            if size >= self._offload_at and not isinstance(data, bytes):
-                parts, etag = await offload(_copy_and_hash, data)
-                file = StoredFile(key, size, content_type, etag, datetime.now(_UTC), meta)
-                return engine.commit_put(file, parts)
-            payload = _bytes_of(data)
+            # The view pins a bytearray's size while we measure and copy it.
+            with memoryview(data) as view:
+                size = view.nbytes
+                engine.check_fits(key, size)
+                if size >= self._offload_at and not isinstance(data, bytes):
+                    parts, etag = await offload(_copy_and_hash, view)
+                    file = StoredFile(key, size, content_type, etag, datetime.now(_UTC), meta)
+                    return engine.commit_put(file, parts)
+                payload = view.tobytes()
         elif hasattr(data, "__aiter__"):
             return await self._put_stream(engine, key, data, content_type, meta)
         else:
@@ -308,9 +307,10 @@ class MemoryStorage(BaseStorage):
                             f"the stream for {key!r:.60} must yield bytes-like chunks, "
                             f"not {type(chunk).__name__}"
                         )
-                    size = chunk.nbytes if isinstance(chunk, memoryview) else len(chunk)
-                    engine.reserve(res, size)
-                    chunk = await offload(_bytes_of, chunk) if size >= offload_at else _bytes_of(chunk)
+                    with memoryview(chunk) as view:  # pins a bytearray's size while it is copied
+                        size = view.nbytes
+                        engine.reserve(res, size)
+                        chunk = await offload(view.tobytes) if size >= offload_at else view.tobytes()
                 else:
                     engine.reserve(res, len(chunk))
                 n = len(chunk)
@@ -582,6 +582,13 @@ class MemoryStorage(BaseStorage):
         The callback runs in whatever thread made the change, after the change is
         complete and outside the storage's lock; exceptions it raises are logged and
         ignored. Returns a function that unsubscribes (safe to call twice).
+
+        Events from changes made in different threads at the same moment may arrive in
+        either order: to mirror the storage, re-read it (``event.file``, ``usage``,
+        ``info``) rather than replaying events. A put of an async stream through
+        :class:`~memstore.SyncMemoryStorage` commits on memstore's portal thread, so its
+        event is delivered there: read ``event.file`` and synchronous members there, not
+        the facade's blocking methods. ``close()`` sends one last ``"close"`` event.
 
         Raises:
             TypeError: If ``callback`` is not callable.

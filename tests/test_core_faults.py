@@ -393,3 +393,26 @@ async def test_a_streamed_put_does_not_hold_two_copies_of_the_payload() -> None:
     assert peak < 1.1 * payload_size, f"peak {peak / MiB:.1f} MiB for a {payload_size / MiB:.0f} MiB payload"
     data = await storage.get_bytes("big")
     assert data[::chunk] == bytes(range(n))
+
+
+@pytest.mark.anyio
+async def test_a_bytearray_cannot_be_resized_while_put_copies_it() -> None:
+    storage = MemoryStorage(MemoryConfig(offload_threshold=1024))
+    data = bytearray(b"x" * 4 * 1024 * 1024)
+    errors: list[BaseException] = []
+
+    async def shrink() -> None:
+        await anyio.sleep(0)
+        try:
+            del data[1024:]  # while put() awaits the copy in its worker thread
+        except BufferError as exc:
+            errors.append(exc)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(shrink)
+        stored = await storage.put("big", data)
+    stored_bytes = await storage.get_bytes("big")
+    assert stored.size == len(stored_bytes) == storage.usage.used_bytes
+    assert errors or len(data) == 1024  # either the resize was refused, or it came after the copy
+    del data[1024:]  # and once put() returns, the buffer is the caller's again
+    assert len(data) == 1024

@@ -379,7 +379,6 @@ def test_validate_key_rejects(key: str) -> None:
         "a b",
         "é",
         "\U0001f600",
-        "\u2028",
         "a//b",
         "/",
         "/leading",
@@ -441,3 +440,12 @@ def test_good_configs() -> None:
     assert MemoryConfig(max_size=0).max_size == 0
     assert MemoryConfig(chunk_size=1, offload_threshold=0).chunk_size == 1
     assert MemoryStorage(MemoryConfig(max_size=5)).usage.max_size == 5
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["a\u200bb", "\u202eevil.txt", "line\u2028break", "\ufeffbom", "join\u200dme", "iso\u2066late"],
+)
+def test_invisible_format_characters_are_refused(key: str) -> None:
+    with pytest.raises(InvalidKeyError, match="invisible format character"):
+        validate_key(key)

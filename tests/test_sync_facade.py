@@ -540,8 +540,8 @@ def test_bodies_that_need_a_loop_fall_back_to_the_runner() -> None:
         "    async def clear(self) -> None:",
     )
     text = _codegen.generate(source)
-    assert "self._runner.call(MemoryStorage.pause, self._open(), seconds)" in text
-    assert "return self._runner.iterate(MemoryStorage.ticks, self._open(), n)" in text
+    assert 'self._runner.call(MemoryStorage.pause, self._open("pause"), seconds)' in text
+    assert 'return self._runner.iterate(MemoryStorage.ticks, self._open("ticks"), n)' in text
     # and the generic paths themselves work on the real core
     with SyncMemoryStorage() as s:
         s.put("a", b"1")
