@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -556,3 +557,39 @@ def test_generated_bodies_are_synchronous_twins() -> None:
     tree = ast.parse(text)
     assert not [n for n in ast.walk(tree) if isinstance(n, (ast.Await, ast.AsyncFunctionDef, ast.AsyncFor))]
     assert "self._runner.call(MemoryStorage._put_stream" in text  # streams still go through the runner
+
+
+def test_a_facade_collected_as_the_portal_starts_never_deadlocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from anyio.from_thread import start_blocking_portal
+
+    def start_with_a_collection(*args: Any, **kwargs: Any) -> Any:
+        gc.collect()  # the collector may run at any allocation, e.g. right here
+        return start_blocking_portal(*args, **kwargs)
+
+    monkeypatch.setattr("memstore._runner.start_blocking_portal", start_with_a_collection)
+
+    def dropped() -> None:
+        s = SyncMemoryStorage()
+        s.subscribe(lambda event: print(s))  # a cycle: only the cyclic collector frees it
+
+    gc.disable()
+    try:
+        dropped()
+        keep = SyncMemoryStorage()
+        done = threading.Event()
+
+        def put() -> None:
+            keep.put("k", agen(b"x"))  # starts the portal, under the portal host's lock
+            done.set()
+
+        threading.Thread(target=put, daemon=True).start()
+        if not done.wait(20):  # keep is left open: closing it would wait on the same lock
+            pytest.fail("deadlocked: a finalizer waited for a lock its own thread held")
+        assert keep.get_bytes("k") == b"x"
+        keep.close()
+    finally:
+        gc.enable()
+    gc.collect()
+    assert not portal_threads()
