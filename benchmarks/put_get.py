@@ -47,7 +47,8 @@ def _fresh_case(cls: type[Store], data: bytes, max_ops: int) -> Case:
     return Case(cls.name, run, setup, teardown, max_ops)
 
 
-def _present_case(store: Store, data: bytes, max_ops: int) -> Case:
+def present_case(store: Store, data: bytes, max_ops: int, label: str | None = None) -> Case:
+    """Puts of fresh keys into ``store`` as it is (already filled); removed again afterwards."""
     keys = KeySource(start=PUT_START)
     added: list[str] = []
 
@@ -60,7 +61,7 @@ def _present_case(store: Store, data: bytes, max_ops: int) -> Case:
         await store.delete(added)
         added.clear()
 
-    return Case(store.name, run, teardown=teardown, max_ops=max_ops)
+    return Case(label or store.name, run, teardown=teardown, max_ops=max_ops)
 
 
 def _per_op(result: ScenarioResult, case: str, timings: dict[str, float]) -> None:
@@ -81,7 +82,7 @@ async def run_put(config: Config) -> ScenarioResult:
     try:
         for store in stores:
             await store.fill(KeySource().take(config.prefill), data)
-        present = await measure([_present_case(s, data, config.put_max_ops) for s in stores], config.plan)
+        present = await measure([present_case(s, data, config.put_max_ops) for s in stores], config.plan)
     finally:
         for store in stores:
             await store.close()

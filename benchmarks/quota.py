@@ -13,29 +13,14 @@ from __future__ import annotations
 import os
 
 from benchmarks._model import Check, Config, ScenarioResult
-from benchmarks._stores import PUT_START, DictStore, KeySource, MemstoreStore, ReferenceStore, Store
-from benchmarks._timing import Case, measure
+from benchmarks._stores import DictStore, KeySource, MemstoreStore, ReferenceStore, Store
+from benchmarks._timing import measure
+from benchmarks.put_get import present_case
 
 __all__ = ["run_quota"]
 
 LIMIT = 1 << 60  # never reached: the point is the cost of checking it
 UNLIMITED = "memstore, no max_size"
-
-
-def _case(store: Store, data: bytes, label: str, max_ops: int) -> Case:
-    keys = KeySource(start=PUT_START)
-    added: list[str] = []
-
-    async def run(n: int) -> float:
-        batch = keys.take(n)
-        added.extend(batch)
-        return await store.put_batch(batch, data)
-
-    async def teardown() -> None:
-        await store.delete(added)
-        added.clear()
-
-    return Case(label, run, teardown=teardown, max_ops=max_ops)
 
 
 async def run_quota(config: Config) -> ScenarioResult:
@@ -54,7 +39,7 @@ async def run_quota(config: Config) -> ScenarioResult:
         try:
             for store in stores.values():
                 await store.fill(KeySource().take(size), data)
-            cases = [_case(s, data, label, config.put_max_ops) for label, s in stores.items()]
+            cases = [present_case(s, data, config.put_max_ops, label) for label, s in stores.items()]
             # The reference sums every size per put: milliseconds at 100k keys.
             timings = await measure(cases, config.plan)
         finally:
