@@ -13,11 +13,11 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from benchmarks._model import Check, Config, ScenarioResult
-from memstore import MemoryStorage, StoredFile
+from memstore import MemoryStorage
+from memstore.types import EMPTY_METADATA
 
 __all__ = ["run", "run_browser"]
 
@@ -25,13 +25,12 @@ __all__ = ["run", "run_browser"]
 def _fill(storage: MemoryStorage, n: int) -> float:
     """Fill through the engine's commit step (the same step every put ends in)."""
     commit = storage._engine.commit_put
-    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
     payload = b"x" * 64
     types = ("text/csv", "application/json", "image/png", "application/octet-stream")
     began = time.perf_counter()
     for i in range(n):
         key = f"folder{i % 40:02d}/sub{i % 7}/file-{i:07d}.{('csv', 'json', 'png', 'bin')[i % 4]}"
-        commit(StoredFile(key, 64 + i % 5000, types[i % 4], None, start + timedelta(microseconds=i)), payload)
+        commit(key, payload, 64 + i % 5000, types[i % 4], None, EMPTY_METADATA)
     return time.perf_counter() - began
 
 
@@ -103,7 +102,7 @@ def run(quick: bool = False) -> list[dict[str, Any]]:
     # A live refresh: from a put in this thread to the refreshed widget, via the timer.
     before = browser.refresh_count
     began = time.perf_counter()
-    storage._engine.commit_put(StoredFile("folder00/0-live", 1, "text/plain", None, None), b"x")
+    storage._engine.commit_put("folder00/0-live", b"x", 1, "text/plain", None, EMPTY_METADATA)
     while browser.refresh_count == before and time.perf_counter() - began < 5:
         time.sleep(0.001)
     results.append(

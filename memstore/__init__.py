@@ -10,7 +10,7 @@ Example:
 from typing import TYPE_CHECKING
 
 from memstore._keys import MAX_KEY_LENGTH, validate_key
-from memstore.base import BaseStorage, PutData, Storage
+from memstore.base import BaseStorage, PutData, Storage, SyncBaseStorage, SyncPutData, SyncStorage
 from memstore.exceptions import (
     ConfigurationError,
     InvalidKeyError,
@@ -24,7 +24,7 @@ from memstore.memory import MemoryConfig, MemoryStorage
 from memstore.types import EventKind, PrefixUsage, StorageEvent, StorageUsage, StoredFile
 
 if TYPE_CHECKING:
-    from memstore._sync import SyncMemoryStorage
+    from memstore.memory._sync import SyncMemoryStorage
 
 __all__ = [
     "MAX_KEY_LENGTH",
@@ -45,7 +45,10 @@ __all__ = [
     "StorageQuotaExceededError",
     "StorageUsage",
     "StoredFile",
+    "SyncBaseStorage",
     "SyncMemoryStorage",
+    "SyncPutData",
+    "SyncStorage",
     "validate_key",
 ]
 
@@ -53,10 +56,9 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
-    # SyncMemoryStorage is imported on first use: async-only users never load the portal
-    # machinery, and the code generator can rebuild a stale _sync.py.
+    # SyncMemoryStorage is imported on first use: async-only users never load the portal machinery.
     if name == "SyncMemoryStorage":
-        from memstore._sync import SyncMemoryStorage
+        from memstore.memory._sync import SyncMemoryStorage
 
         return SyncMemoryStorage
     raise AttributeError(f"module 'memstore' has no attribute {name!r}")

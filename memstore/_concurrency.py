@@ -1,37 +1,44 @@
-"""How the core waits: offloading heavy work, checkpoints, and the inline mode.
+"""The only places where the async faces wait: worker threads, checkpoints, closing streams.
 
-The async core only ever needs to suspend for two reasons: to move a large hash or
-copy off the event loop, and to consume an async input stream. When a synchronous
-caller runs a core coroutine to completion in its own thread (the sync facade's fast
-path), :data:`INLINE` is set: the caller's thread is blocked for the call anyway, so
-heavy work simply runs there and no event loop is needed.
+The generator (``tools/async_to_sync.py``) maps each of them for the sync faces:
+``await offload(f, *args, when=...)`` becomes ``f(*args)``, ``await checkpoint()`` is dropped and
+``aclose_quietly`` becomes :func:`close_quietly` (re-exported from :mod:`memstore._ops`).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
-from contextvars import ContextVar
 from typing import TypeVar
 
-import anyio
 import anyio.lowlevel
+import anyio.to_thread
 
-__all__ = ["INLINE", "checkpoint", "offload"]
+from memstore._ops import close_quietly
+
+__all__ = ["aclose_quietly", "checkpoint", "close_quietly", "offload"]
 
 T = TypeVar("T")
 
-INLINE: ContextVar[bool] = ContextVar("memstore_inline", default=False)
-"""True while a core coroutine is being driven synchronously, outside any event loop."""
 
+async def offload(func: Callable[..., T], *args: object, when: bool = True) -> T:
+    """Run ``func(*args)`` in a worker thread (if ``when``), so the event loop keeps running.
 
-async def offload(func: Callable[..., T], *args: object) -> T:
-    """Run ``func(*args)`` in a worker thread, or right here in inline mode."""
-    if INLINE.get():
-        return func(*args)
-    return await anyio.to_thread.run_sync(func, *args)
+    ``when=False`` runs it right here: a thread hop costs more than small work.
+    """
+    if when:
+        return await anyio.to_thread.run_sync(func, *args)
+    return func(*args)
 
 
 async def checkpoint() -> None:
-    """Let other tasks run (and cancellation land); nothing in inline mode."""
-    if not INLINE.get():
-        await anyio.lowlevel.checkpoint()
+    """Let other tasks run, and a cancellation land."""
+    await anyio.lowlevel.checkpoint()
+
+
+async def aclose_quietly(stream: object) -> None:
+    """Close an async generator (anything with ``aclose``) that a failed put was reading."""
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        with contextlib.suppress(Exception):  # the original error matters more
+            await aclose()

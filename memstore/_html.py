@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from memstore.types import StorageUsage, StoredFile
 
-__all__ = ["human_size", "storage_html", "stored_file_html"]
+__all__ = ["esc", "human_size", "storage_html", "stored_file_html"]
 
 
 def human_size(size: int | None) -> str:
@@ -25,8 +25,12 @@ def human_size(size: int | None) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _e(value: object) -> str:
+def esc(value: object) -> str:
+    """HTML-escape ``str(value)``, quotes included."""
     return html.escape(str(value), quote=True)
+
+
+_e = esc
 
 
 def stored_file_html(file: StoredFile) -> str:

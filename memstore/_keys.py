@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from memstore.exceptions import InvalidKeyError
 
-__all__ = ["MAX_KEY_LENGTH", "validate_key"]
+__all__ = ["MAX_KEY_LENGTH", "top_prefix", "validate_key"]
 
 MAX_KEY_LENGTH = 1024
 """The longest key accepted, in characters (S3 allows 1024 bytes of UTF-8)."""
@@ -15,6 +16,9 @@ MAX_KEY_LENGTH = 1024
 # invisible format characters that make one key look like another: zero-width spaces and
 # joiners, bidirectional overrides and isolates, line/paragraph separators, the BOM.
 _BAD_CHAR = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
+# Every format character (soft hyphen, Arabic letter mark, Mongolian vowel separator,
+# interlinear annotations, the tag block ...) and the line/paragraph separators.
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Zl", "Zp"})
 _BAD_SEGMENT = re.compile(r"(?:^|/)\.\.?(?:/|$)")
 
 
@@ -23,7 +27,8 @@ def validate_key(key: object, what: str = "key") -> str:
 
     A valid key is a non-empty ``str`` of at most :data:`MAX_KEY_LENGTH` characters,
     with no NUL, control characters, lone surrogates or invisible format characters
-    (zero-width spaces, bidirectional overrides ...), and no ``.`` or ``..`` path
+    (every character of Unicode category Cf: zero-width spaces, bidirectional
+    overrides, soft hyphens, tag characters ...), and no ``.`` or ``..`` path
     segment (so ``a/./b`` and ``../x`` are refused while ``a.txt`` and ``.hidden`` are
     fine). Slashes separate "folders" but are otherwise ordinary characters.
 
@@ -64,6 +69,19 @@ def validate_key(key: object, what: str = "key") -> str:
         else:
             kind = "control character"
         raise InvalidKeyError(key, f"{what} contains the {kind} {bad.group()!r} at position {bad.start()}")
+    for position, char in enumerate(key):
+        if char > "\x7f" and unicodedata.category(char) in _INVISIBLE_CATEGORIES:
+            raise InvalidKeyError(
+                key,
+                f"{what} contains the invisible format character {char!r} "
+                f"(U+{ord(char):04X}) at position {position}",
+            )
     if "." in key and _BAD_SEGMENT.search(key) is not None:
         raise InvalidKeyError(key, f"{what} must not contain '.' or '..' path segments")
     return key
+
+
+def top_prefix(key: str) -> str:
+    """The top-level "folder" of ``key``: ``"a/"`` for ``"a/b/c"``, ``""`` for ``"c"``."""
+    i = key.find("/")
+    return key[: i + 1] if i >= 0 else ""

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from memstore._portal import run_blocking
 from memstore.memory import MemoryConfig, MemoryStorage
 
 if TYPE_CHECKING:
-    from memstore._sync import SyncMemoryStorage
+    from memstore.memory import SyncMemoryStorage
 
 __all__ = ["memory_storage", "sync_memory_storage"]
 
@@ -52,13 +53,13 @@ def memory_storage(request: pytest.FixtureRequest) -> Iterator[MemoryStorage]:
     try:
         yield storage
     finally:
-        storage._engine.close()
+        run_blocking(storage.close)
 
 
 @pytest.fixture
 def sync_memory_storage(request: pytest.FixtureRequest) -> Iterator[SyncMemoryStorage]:
     """A fresh, empty :class:`~memstore.SyncMemoryStorage`, closed after the test."""
-    from memstore._sync import SyncMemoryStorage
+    from memstore.memory import SyncMemoryStorage
 
     storage = SyncMemoryStorage(_config_for(request))
     try:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import MappingProxyType
@@ -103,61 +104,96 @@ class _LazyEtagFile(StoredFile):
     """A :class:`StoredFile` whose MD5 ETag is computed on first access (then kept).
 
     Most puts never have their ETag read, so small files defer the hash; the value is
-    the same whenever it is read. Holds the (immutable, small) contents until then.
+    the same whenever it is read. The file holds only a weak reference to the store's
+    entry, never the contents (invariant 3 of docs/guides/design.md): when the entry
+    leaves the store while someone still holds this file, the store computes the ETag
+    first (:func:`settle_etag`).
     """
 
-    __slots__ = ("_contents",)
-    _contents: bytes | None
+    __slots__ = ("_source",)
+    _source: Callable[[], Any] | None
 
     @property
     def etag(self) -> str | None:
         """Entity tag: the quoted MD5 hex digest of the contents, as S3 reports it."""
         value: str | None = _get_etag(self)
         if value is None:
-            contents = self._contents
-            if contents is None:  # another thread computed it meanwhile
+            source = self._source
+            entry = None if source is None else source()
+            if entry is None:  # settled when the entry left the store, or by another thread
                 return _get_etag(self)  # type: ignore[no-any-return]
-            value = f'"{_md5(contents, usedforsecurity=False).hexdigest()}"'
+            data = entry.data
+            hasher = _md5(usedforsecurity=False)
+            for part in (data,) if isinstance(data, bytes) else data:
+                hasher.update(part)
+            value = f'"{hasher.hexdigest()}"'
             _set_etag(self, value)
-            _set_contents(self, None)
+            _set_source(self, None)
         return value
 
     @etag.setter
     def etag(self, value: str | None) -> None:
         # Only reached through object.__setattr__ (dataclass __init__, replace()).
         _set_etag(self, value)
-        _set_contents(self, None)
+        _set_source(self, None)
 
 
-_set_contents: Any = _LazyEtagFile.__dict__["_contents"].__set__
+_set_source: Any = _LazyEtagFile.__dict__["_source"].__set__
+_getrefcount: Callable[[object], int] | None = getattr(sys, "getrefcount", None)
 
 
 def new_lazy_file(
     key: str,
     size: int,
     content_type: str | None,
-    contents: bytes,
+    source: Callable[[], Any],
     last_modified: datetime | None,
     metadata: Mapping[str, str],
 ) -> StoredFile:
-    """Like :func:`new_stored_file`, with the ETag computed from ``contents`` on first access."""
+    """Like :func:`new_stored_file`, with the ETag computed on first access.
+
+    ``source`` is a weak reference to the store's entry (an object with ``data``).
+    """
     file = _new_object(_LazyEtagFile)
     _set_key(file, key)
     _set_size(file, size)
     _set_type(file, content_type)
     _set_etag(file, None)
-    _set_contents(file, contents)
+    _set_source(file, source)
     _set_modified(file, last_modified)
     _set_metadata(file, metadata)
     return file
 
 
-def retarget(file: StoredFile, key: str, last_modified: datetime) -> StoredFile:
+def is_lazy(file: StoredFile) -> bool:
+    """Whether ``file`` still has to compute its ETag."""
+    return type(file) is _LazyEtagFile and _get_etag(file) is None
+
+
+def settle_etag(entry: Any) -> None:
+    """Compute the lazy ETag of ``entry.file`` if anyone but the store may still read it.
+
+    Called by a store, under its lock, just before ``entry`` leaves it (delete,
+    overwrite, clear, close), while the store's mapping and one local variable of the
+    caller still refer to it. Whoever holds the file (a ``put`` result, an event, a
+    listing) or the entry (a read in another thread) raises a reference count above
+    that baseline. Without reference counts (not CPython) it always computes.
+    """
+    file = entry.file
+    if type(file) is not _LazyEtagFile or _get_etag(file) is not None:
+        return
+    count = _getrefcount
+    # file: entry's slot, the local `file`, getrefcount's argument.
+    # entry: the store's mapping, the caller's local, our parameter, getrefcount's argument.
+    if count is None or count(file) > 3 or count(entry) > 4:
+        file.etag  # noqa: B018 - computed and kept
+
+
+def retarget(file: StoredFile, key: str, last_modified: datetime, source: Callable[[], Any]) -> StoredFile:
     """The same file under another key and time (a copy or a move), keeping a lazy ETag lazy."""
-    if type(file) is _LazyEtagFile:
-        contents = file._contents
-        if contents is not None:
-            return new_lazy_file(key, file.size, file.content_type, contents, last_modified, file.metadata)
+    etag = _get_etag(file)
+    if etag is None and type(file) is _LazyEtagFile:
+        return new_lazy_file(key, file.size, file.content_type, source, last_modified, file.metadata)
     return new_stored_file(key, file.size, file.content_type, file.etag, last_modified, file.metadata)
 
 

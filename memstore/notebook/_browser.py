@@ -6,21 +6,19 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from typing import Any
 
 import ipywidgets as widgets
 
-from memstore._engine import Engine
 from memstore._html import human_size
+from memstore._portal import PortalFacade
+from memstore.base import BaseStorage, SyncBaseStorage
 from memstore.exceptions import StorageClosedError, StorageError, StorageFileNotFoundError
-from memstore.memory import MemoryStorage
 from memstore.notebook import _render as r
 from memstore.notebook._query import SORTS, Page, PageSource, SortKey, parse_filter
 from memstore.types import StorageEvent, StoredFile
-
-if TYPE_CHECKING:
-    from memstore._sync import SyncMemoryStorage
 
 __all__ = ["StorageBrowser"]
 
@@ -44,6 +42,35 @@ def _listener(ref: weakref.ReferenceType[StorageBrowser]) -> Callable[[StorageEv
             browser._note_change(event)
 
     return on_event
+
+
+def _registry() -> dict[str, Any]:
+    """Ipywidgets' registry of open widgets (model id -> widget)."""
+    from ipywidgets.widgets import widget
+
+    instances: dict[str, Any] = widget._instances
+    return instances
+
+
+def _preview_bytes(view: Any, file: StoredFile) -> bytes:
+    """Enough of ``file``'s contents for its preview: a small image whole, else the head."""
+    if file.size <= r.IMAGE_LIMIT and r.image_format_of(file.content_type) is not None:
+        data: bytes = view.get_bytes(file.key)
+        return data
+    parts: list[bytes] = []
+    have = 0
+    chunks = view.get(file.key)
+    try:
+        for chunk in chunks:
+            parts.append(chunk)
+            have += len(chunk)
+            if have >= r.PREVIEW_BYTES:
+                break
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+    return b"".join(parts)
 
 
 def _flush(ref: weakref.ReferenceType[StorageBrowser]) -> None:
@@ -90,8 +117,10 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         >>> storage.close()
 
     Args:
-        storage: A :class:`~memstore.MemoryStorage` or a
-            :class:`~memstore.SyncMemoryStorage` (its ``async_storage`` is browsed).
+        storage: Any storage of the contract: a :class:`~memstore.MemoryStorage`, a
+            :class:`~memstore.SyncMemoryStorage`, or another backend's async
+            (:class:`~memstore.BaseStorage`, read through its ``as_sync()`` face) or
+            sync storage. The browser uses only public methods of the contract.
         page_size: Rows per page (1 to 1000).
         refresh_interval: Minimum seconds between two live refreshes (0.05 to 3600).
         pattern: Initial filter: a key prefix or a glob.
@@ -108,7 +137,7 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
 
     def __init__(
         self,
-        storage: MemoryStorage | SyncMemoryStorage,
+        storage: BaseStorage | SyncBaseStorage | PortalFacade,
         *,
         page_size: int = 50,
         refresh_interval: float = 0.25,
@@ -117,10 +146,10 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         **kwargs: Any,
     ) -> None:
         """Build the widget tree, subscribe to the storage and render the first page."""
-        core = getattr(storage, "async_storage", storage)
-        if not isinstance(core, MemoryStorage):
+        if not isinstance(storage, (BaseStorage, SyncBaseStorage, PortalFacade)):
             raise TypeError(
-                f"StorageBrowser needs a MemoryStorage or a SyncMemoryStorage, not {type(storage).__name__}"
+                "StorageBrowser needs a storage of the memstore contract (a MemoryStorage, a "
+                f"SyncMemoryStorage or another BaseStorage), not {type(storage).__name__}"
             )
         if type(page_size) is not int:
             raise TypeError(f"page_size must be an int, not {type(page_size).__name__}")
@@ -136,17 +165,16 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
             raise TypeError(f"pattern must be a str, not {type(pattern).__name__}")
         if sort not in SORTS:
             raise ValueError(f"sort must be one of {', '.join(SORTS)}; got {sort!r}")
-        if core.closed:
-            raise StorageClosedError("cannot browse a closed storage")
+        if storage.closed:
+            raise StorageClosedError(f"cannot browse a closed {type(storage).__name__}")
 
         # Weakly: ipywidgets keeps every open widget alive until it is closed, and a
         # browser must not keep a storage (and all its bytes) alive with it.
-        self._storage_ref = weakref.ref(core)
-        self._storage_name = type(core).__name__
-        self._engine: Engine = weakref.proxy(core._engine)
+        self._storage_ref: weakref.ReferenceType[Any] = weakref.ref(storage)
+        self._storage_name = type(storage).__name__
         self._page_size = page_size
         self._interval = float(refresh_interval)
-        self._source = PageSource(self._engine)
+        self._source = PageSource()
         self._page_index = 0
         self._selected_key: str | None = None
         self._shown_rows: tuple[tuple[str, str], ...] = ()
@@ -166,22 +194,33 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         self.refresh_count = 0
         """How many times the browser re-rendered (for tests and curiosity)."""
 
-        self._build(pattern, sort)
-        super().__init__(children=self._top_children, **kwargs)
-        self.add_class("memstore-browser")
-        self.layout.padding = "6px 10px"
-        self.layout.border = "1px solid #ddd"
-
-        # The storage holds only a weak reference; the finalizer unsubscribes when the
-        # browser is collected without close() (and close() calls it directly).
+        # Everything from here on is undone if any step fails: the widgets made so far
+        # are closed (ipywidgets would keep them registered forever) and the storage
+        # gets no subscriber that outlives a browser which was never returned.
+        before = set(_registry())
+        unsubscribe: Callable[[], None] | None = None
         try:
-            unsubscribe = core.subscribe(_listener(weakref.ref(self)))
+            self._build(pattern, sort)
+            super().__init__(children=self._top_children, **kwargs)
+            self.add_class("memstore-browser")
+            self.layout.padding = "6px 10px"
+            self.layout.border = "1px solid var(--jp-border-color2, #ddd)"
+            # The storage holds only a weak reference; the finalizer unsubscribes when the
+            # browser is collected without close() (and close() calls it directly).
+            unsubscribe = storage.subscribe(_listener(weakref.ref(self)))
+            self._finalizer = weakref.finalize(self, unsubscribe)
+            self._finalizer.atexit = False
+            self._render()
         except BaseException:
-            self._close_widgets()
+            if unsubscribe is not None:
+                unsubscribe()
+            self.__dict__["_is_closed"] = True
+            registry = _registry()
+            for model_id in set(registry) - before:
+                widget = registry.get(model_id)
+                if widget is not None:
+                    widget.close()
             raise
-        self._finalizer = weakref.finalize(self, unsubscribe)
-        self._finalizer.atexit = False
-        self._render()
 
     # ------------------------------------------------------------------ building
     def _build(self, pattern: str, sort: SortKey) -> None:
@@ -336,8 +375,8 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
 
     # ------------------------------------------------------------ public API
     @property
-    def storage(self) -> MemoryStorage:
-        """The (async) storage this browser shows.
+    def storage(self) -> Any:
+        """The storage this browser shows (the object it was given).
 
         Raises:
             StorageClosedError: If that storage no longer exists (the browser holds it
@@ -349,10 +388,28 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         return storage
 
     def _storage_gone_or_closed(self) -> bool:
+        storage = self._storage_ref()
+        return storage is None or bool(storage.closed)
+
+    @contextmanager
+    def _view(self) -> Iterator[Any]:
+        """The storage's synchronous face for one render or action (None when it is gone).
+
+        An async storage is read through ``as_sync()``; a face made here is closed
+        afterwards, so the browser never holds the storage strongly between renders.
+        """
+        storage = self._storage_ref()
+        if storage is None:
+            yield None
+            return
+        if not isinstance(storage, BaseStorage):
+            yield storage
+            return
+        view = storage.as_sync()
         try:
-            return self._engine.closed
-        except ReferenceError:  # the storage was garbage-collected
-            return True
+            yield view
+        finally:
+            view.close()
 
     @property
     def page(self) -> int:
@@ -422,6 +479,7 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         """Storage subscriber (any thread): schedule a throttled refresh."""
         with self._state_lock:
             self._generation += 1
+            self._source.invalidate()  # never keep the files of an outdated listing alive
             if self._is_closed or self._timer is not None:
                 return
             delay = max(0.0, self._last_refresh + self._current_interval - time.monotonic())
@@ -454,28 +512,35 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
             if self._is_closed:
                 return
             self.refresh_count += 1
-            if self._storage_gone_or_closed():
-                self._render_closed()
-                return
-            usage = self._engine.usage()
-            self._render_header(usage.file_count, usage.used_bytes)
-            percent, text = r.gauge_text(usage)
-            if percent is None:
-                self._gauge_bar.layout.display = "none"
-            else:
-                self._gauge_bar.layout.display = None
-                self._gauge_bar.value = min(percent, 100.0)
-                self._gauge_bar.bar_style = r.fraction_style(percent)
-            self._gauge_text.value = text
-            self._breakdown.value = r.breakdown_html(self._engine.prefix_usage(), usage.used_bytes)
-            with self._state_lock:
-                generation = self._generation
-            flt = parse_filter(self._filter.value)
-            page = self._source.page(flt, self._sort.value, self._page_index, self._page_size, generation)
-            self._page_index = page.index
-            self._render_rows(page)
-            self._render_pager(page, flt.text)
-            self._render_details()
+            with self._view() as view:
+                if view is None or view.closed:
+                    self._render_closed()
+                    return
+                try:
+                    self._render_from(view)
+                except StorageClosedError:  # closed while rendering
+                    self._render_closed()
+
+    def _render_from(self, view: Any) -> None:
+        usage = view.get_usage()
+        self._render_header(usage.file_count, usage.used_bytes)
+        percent, text = r.gauge_text(usage)
+        if percent is None:
+            self._gauge_bar.layout.display = "none"
+        else:
+            self._gauge_bar.layout.display = None
+            self._gauge_bar.value = min(percent, 100.0)
+            self._gauge_bar.bar_style = r.fraction_style(percent)
+        self._gauge_text.value = text
+        self._breakdown.value = r.breakdown_html(view.get_prefix_usage(), usage.used_bytes)
+        with self._state_lock:
+            generation = self._generation
+        flt = parse_filter(self._filter.value)
+        page = self._source.page(view, flt, self._sort.value, self._page_index, self._page_size, generation)
+        self._page_index = page.index
+        self._render_rows(page)
+        self._render_pager(page, flt.text)
+        self._render_details(view)
 
     def _render_header(self, files: int, used: int) -> None:
         self._totals.value = (
@@ -484,7 +549,7 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         )
 
     def _render_closed(self) -> None:
-        self._totals.value = "<b>MemoryStorage</b> · <i>closed</i>"
+        self._totals.value = f"<b>{r.esc(self._storage_name)}</b> · <i>closed</i>"
         self._gauge_bar.layout.display = "none"
         self._gauge_text.value = ""
         self._breakdown.value = ""
@@ -492,7 +557,7 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         self._page_label.value = "the storage is closed"
         self._prev.disabled = self._next.disabled = True
         self._selected_key = None
-        self._render_details()
+        self._render_details(None)
 
     def _render_rows(self, page: Page) -> None:
         rows = tuple((r.row_label(f), f.key) for f in page.files)
@@ -519,17 +584,12 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         self._prev.disabled = page.index <= 0
         self._next.disabled = page.index >= page.pages - 1
 
-    def _render_details(self) -> None:
+    def _render_details(self, view: Any) -> None:
         key = self._selected_key
         file: StoredFile | None = None
-        data: Any = b""
-        if key is not None:
-            try:
-                entry = self._engine.entry(key)
-            except (StorageFileNotFoundError, StorageClosedError, ReferenceError):
-                pass
-            else:
-                file, data = entry.file, entry.data
+        if key is not None and view is not None:
+            with suppress(StorageFileNotFoundError, StorageClosedError):
+                file = view.info(key)
         self._delete.disabled = file is None
         if self._pending_delete is None or self._pending_delete != key or file is None:
             self._pending_delete = None
@@ -547,6 +607,10 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
             self._preview.value = ""
             self._image.layout.display = "none"
             self._image.value = b""
+            return
+        try:
+            data = _preview_bytes(view, file)
+        except (StorageFileNotFoundError, StorageClosedError):  # gone meanwhile: the next refresh shows it
             return
         preview = r.make_preview(file, data)
         self._shown_file = file  # only once its preview could be made
@@ -586,7 +650,8 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         with self._render_lock:
             self._selected_key = change["new"]
             self._status.value = ""
-            self._render_details()
+            with self._view() as view:
+                self._render_details(view)
 
     def _on_refresh(self, button: Any) -> None:
         self._status.value = ""
@@ -615,9 +680,10 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
             if key is None:
                 return
             try:
-                self._engine.delete(key)
-            except ReferenceError:
-                message = "The storage no longer exists."
+                with self._view() as view:
+                    if view is None:
+                        raise StorageClosedError("the storage no longer exists")
+                    view.delete(key)
             except StorageFileNotFoundError:
                 message = f"<code>{r.esc(key)}</code> was already deleted."
             except StorageError as exc:

@@ -1,15 +1,16 @@
-"""Which files the browser shows: filtering, sorting and paging on the engine (no widgets).
+"""Which files the browser shows: filtering, sorting and paging (no widgets).
 
-Costs, with ``n`` files stored and ``k`` of them under the filter's literal prefix:
+Every read goes through the public synchronous contract (``count``, ``list_page``,
+``list``), so the browser works on any backend. Costs on the memory backend, with ``n``
+files stored and ``k`` of them under the filter's literal prefix:
 
-* a plain prefix (or no filter) sorted by key: O(log n + page) through the sorted index;
-* a plain prefix sorted by modification time: the engine keeps its entries in
-  modification order, so the newest page is read from the end in O(offset + page) when
-  most files match; a narrow prefix is snapshotted instead (O(log n + k));
-* sorting by size, or any glob: needs every candidate, O(log n + k) to snapshot the
-  prefix range (the whole store for a glob that starts with a wildcard, like ``*.csv``)
-  plus O(k log page) for the heap. The candidates and the ordering are cached until the
-  storage changes, so paging through an unchanged result costs only the page.
+* a plain prefix (or no filter) sorted by key: O(log n + page) through the sorted index
+  (``count`` and ``list_page``);
+* sorting by size or by modification time, or any glob: needs every candidate, O(log n
+  + k) to list the prefix range (the whole store for a glob that starts with a
+  wildcard, like ``*.csv``) plus O(k log page) for the heap. The candidates and the
+  orderings are cached until the storage changes (the browser drops the cache on every
+  change event), so paging through an unchanged result costs only the page.
 """
 
 from __future__ import annotations
@@ -20,9 +21,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Literal
+from typing import Any, Literal
 
-from memstore._engine import Engine
 from memstore.types import StoredFile
 
 __all__ = ["SORTS", "Filter", "Page", "PageSource", "SortKey", "parse_filter"]
@@ -105,40 +105,35 @@ class PageSource:
     """Computes pages of files for a filter and an order, caching scans per generation.
 
     ``generation`` is a counter the caller bumps whenever the storage changed (the
-    browser bumps it on every event): scan results are reused only while it is
-    unchanged. Not thread-safe on its own; the browser calls it under its render lock.
+    browser bumps it on every event, and calls :meth:`invalidate`): scan results are
+    reused only while it is unchanged. Not thread-safe on its own; the browser calls it
+    under its render lock.
     """
 
-    _NARROW = 4  # snapshot a prefix when recent_page would walk > 4x its size
-
-    def __init__(self, engine: Engine) -> None:
-        """Read pages from ``engine``."""
-        self._engine = engine
+    def __init__(self) -> None:
+        """Start with an empty cache."""
         self._cache_id: tuple[str, int] | None = None
         self._candidates: list[StoredFile] = []
         self._orders: dict[SortKey, list[StoredFile]] = {}
 
     def invalidate(self) -> None:
-        """Forget every cached scan."""
+        """Forget every cached scan (so no file of an old listing is kept)."""
         self._cache_id = None
         self._candidates = []
         self._orders = {}
 
-    def page(self, flt: Filter, sort: SortKey, index: int, size: int, generation: int) -> Page:
-        """The page ``index`` (0-based, clamped) of ``size`` files matching ``flt`` in ``sort`` order."""
-        engine = self._engine
+    def page(self, storage: Any, flt: Filter, sort: SortKey, index: int, size: int, generation: int) -> Page:
+        """The page ``index`` (0-based, clamped) of ``size`` files matching ``flt`` in ``sort`` order.
+
+        ``storage`` is a synchronous storage of the contract (``count``, ``list_page``,
+        ``list``).
+        """
         if flt.match is None and sort == "key":
-            total = engine.count_prefix(flt.prefix)
+            total = storage.count(flt.prefix)
             index, pages = _clamp(index, total, size)
-            return Page(engine.list_slice(flt.prefix, index * size, size), total, index, pages, False)
-        if flt.match is None and sort == "modified":
-            total = engine.count_prefix(flt.prefix)
-            index, pages = _clamp(index, total, size)
-            offset = index * size
-            stored = engine.usage().file_count
-            if not flt.prefix or (offset + size) * stored <= self._NARROW * total * total:
-                return Page(engine.recent_page(flt.prefix, offset, size), total, index, pages, False)
-        candidates = self._scan(flt, generation)
+            files = storage.list_page(flt.prefix, offset=index * size, limit=size)
+            return Page(files, total, index, pages, False)
+        candidates = self._scan(storage, flt, generation)
         total = len(candidates)
         index, pages = _clamp(index, total, size)
         offset = index * size
@@ -147,10 +142,10 @@ class PageSource:
         ordered = self._ordered(candidates, sort, offset + size)
         return Page(ordered[offset : offset + size], total, index, pages, True)
 
-    def _scan(self, flt: Filter, generation: int) -> list[StoredFile]:
+    def _scan(self, storage: Any, flt: Filter, generation: int) -> list[StoredFile]:
         cache_id = (flt.text, generation)
         if self._cache_id != cache_id:
-            files = self._engine.snapshot(flt.prefix)
+            files = list(storage.list(flt.prefix))
             match = flt.match
             if match is not None:
                 files = [f for f in files if match(f.key)]

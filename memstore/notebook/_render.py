@@ -13,8 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from memstore._engine import Data
 from memstore._html import human_size
+from memstore._ops import Data
 from memstore.types import PrefixUsage, StorageUsage, StoredFile
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "gauge_text",
     "head_bytes",
     "hexdump",
+    "image_format_of",
     "is_text_type",
     "make_preview",
     "row_label",
@@ -221,6 +222,11 @@ def _media_type(content_type: str | None) -> tuple[str, str]:
         if name.strip().lower() == "charset":
             charset = value.strip().strip('"')
     return main.strip().lower(), charset
+
+
+def image_format_of(content_type: str | None) -> str | None:
+    """``"png"``, ``"jpeg"`` or ``"gif"`` for the image types the preview shows, else None."""
+    return _IMAGE_TYPES.get(_media_type(content_type)[0])
 
 
 def is_text_type(content_type: str | None) -> bool:

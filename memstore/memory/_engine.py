@@ -3,8 +3,8 @@
 The engine owns the files, the sorted key index, the quota ledger, the per-prefix
 usage counters and the subscribers. Every mutation happens in one step under one
 lock; events are delivered after the lock is released. There is no asyncio, anyio or
-I/O here: the async API in :mod:`memstore.memory` does all its awaiting first and then
-calls one ``commit_*`` method (DESIGN.md, invariant 1).
+I/O here: both faces of :class:`~memstore.MemoryStorage` do all their waiting first and
+then call one ``commit_*`` method (docs/guides/design.md, invariant 1).
 """
 
 from __future__ import annotations
@@ -12,45 +12,51 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from itertools import islice
 
 from sortedcontainers import SortedList
 
+from memstore._keys import top_prefix
+from memstore._ops import Data
 from memstore.exceptions import (
     StorageClosedError,
     StorageFileNotFoundError,
     StorageQuotaExceededError,
 )
-from memstore.types import PrefixUsage, StorageEvent, StorageUsage, StoredFile, retarget
+from memstore.types import (
+    PrefixUsage,
+    StorageEvent,
+    StorageUsage,
+    StoredFile,
+    new_lazy_file,
+    new_stored_file,
+    retarget,
+    settle_etag,
+)
 
 __all__ = ["Data", "Engine", "Entry", "Reservation", "top_prefix"]
 
 logger = logging.getLogger("memstore")
-
-Data = bytes | tuple[bytes, ...]
-"""Stored contents: one immutable ``bytes`` or a tuple of immutable chunks."""
 
 Subscriber = Callable[[StorageEvent], None]
 
 _UTC = timezone.utc
 
 
-def top_prefix(key: str) -> str:
-    """The top-level "folder" of ``key``: ``"a/"`` for ``"a/b/c"``, ``""`` for ``"c"``."""
-    i = key.find("/")
-    return key[: i + 1] if i >= 0 else ""
-
-
 class Entry:
     """One stored file: its metadata and its immutable contents."""
 
-    __slots__ = ("data", "file")
+    __slots__ = ("__weakref__", "data", "file")
 
-    def __init__(self, file: StoredFile, data: Data) -> None:
-        self.file = file
+    def __init__(self, data: Data) -> None:
         self.data = data
+        self.file: StoredFile  # set right after: a lazy file refers to its entry weakly
+
+    def ref(self) -> weakref.ReferenceType[Entry]:
+        """A weak reference to this entry (what a lazy-ETag file holds)."""
+        return weakref.ref(self)
 
 
 class Reservation:
@@ -86,6 +92,11 @@ class Engine:
         # Re-entrant and apart from the state lock: unsubscribing often happens in a
         # garbage-collection finalizer, which can run in a thread that holds either.
         self._sub_lock = threading.RLock()
+        # Events of committed writes not yet delivered: close() waits for them, so that
+        # "close" is the last event every subscriber sees.
+        self._emitting = 0
+        self._emitters: dict[int, int] = {}  # thread -> deliveries it is making now
+        self._emitted = threading.Condition(threading.Lock())
         self.closed = False
 
     # ------------------------------------------------------------------ reads
@@ -138,6 +149,8 @@ class Engine:
         """
         out: list[StoredFile] = []
         with self._lock:
+            if self.closed:
+                raise StorageClosedError("the storage is closed")
             # irange walks the sublists by value: unlike bisect_left/islice it never builds
             # SortedList's positional index, which every later add must then keep up to date.
             if after is None or after < prefix:
@@ -158,42 +171,12 @@ class Engine:
         """
         out: list[StoredFile] = []
         with self._lock:
+            if self.closed:
+                raise StorageClosedError("the storage is closed")
             keys = self._keys
             start: int = keys.bisect_left(prefix) + offset
             entries = self._entries
             for key in keys.islice(start, start + count):
-                if not key.startswith(prefix):
-                    break
-                out.append(entries[key].file)
-        return out
-
-    def recent_page(self, prefix: str, offset: int, count: int) -> list[StoredFile]:
-        """Files under ``prefix``, most recently modified first, skipping ``offset``.
-
-        The entries are kept in modification order, so this walks back from the
-        newest: O(offset + count) when most keys match ``prefix``.
-        """
-        out: list[StoredFile] = []
-        with self._lock:
-            entries = self._entries
-            for key in reversed(entries):
-                if key.startswith(prefix):
-                    if offset:
-                        offset -= 1
-                        continue
-                    out.append(entries[key].file)
-                    if len(out) >= count:
-                        break
-        return out
-
-    def snapshot(self, prefix: str = "") -> list[StoredFile]:
-        """Every file under ``prefix`` in key order (O(log n + k))."""
-        with self._lock:
-            keys = self._keys
-            start = keys.bisect_left(prefix)
-            entries = self._entries
-            out: list[StoredFile] = []
-            for key in keys.islice(start):
                 if not key.startswith(prefix):
                     break
                 out.append(entries[key].file)
@@ -265,16 +248,30 @@ class Engine:
                 raise
 
     # ---------------------------------------------------------------- commits
-    def commit_put(self, file: StoredFile, data: Data, res: Reservation | None = None) -> StoredFile:
-        """Store ``data`` with metadata ``file`` in one locked step and return ``file``.
+    def commit_put(
+        self,
+        key: str,
+        data: Data,
+        size: int,
+        content_type: str,
+        etag: str | None,
+        metadata: Mapping[str, str],
+        res: Reservation | None = None,
+    ) -> StoredFile:
+        """Store ``data`` at ``key`` in one locked step and return its :class:`StoredFile`.
+
+        ``etag=None`` defers the hash until the ETag is first read (small files only).
 
         Raises:
             StorageQuotaExceededError: If the new size does not fit; nothing changes.
             StorageClosedError: If the engine is closed.
         """
-        key = file.key
-        size = file.size
-        entry = Entry(file, data)
+        entry = Entry(data)
+        if etag is None:
+            file = new_lazy_file(key, size, content_type, entry.ref(), datetime.now(_UTC), metadata)
+        else:
+            file = new_stored_file(key, size, content_type, etag, datetime.now(_UTC), metadata)
+        entry.file = file
         with self._lock:
             if self.closed:
                 raise StorageClosedError("the storage is closed")
@@ -287,6 +284,8 @@ class Engine:
                 raise StorageQuotaExceededError(
                     key, max_size=limit, used_bytes=self._used, requested_bytes=size
                 )
+            if old is not None:
+                settle_etag(old)
             try:
                 if res is not None:
                     res.nbytes = 0
@@ -317,8 +316,10 @@ class Engine:
                     entries[key] = entry
                 self._repair()
                 raise
-        if self._subscribers:
-            self._emit(StorageEvent("put", key, file))
+            if not self._subscribers:
+                return file
+            self._emitting += 1
+        self._emit(StorageEvent("put", key, file))
         return file
 
     def delete(self, key: str) -> StoredFile:
@@ -329,6 +330,7 @@ class Engine:
             entry = self._entries.get(key)
             if entry is None:
                 raise StorageFileNotFoundError(key)
+            settle_etag(entry)
             try:
                 del self._entries[key]  # the commit point
                 self._keys.remove(key)
@@ -340,8 +342,10 @@ class Engine:
                     del self._entries[key]
                 self._repair()
                 raise
-        if self._subscribers:
-            self._emit(StorageEvent("delete", key, entry.file))
+            if not self._subscribers:
+                return entry.file
+            self._emitting += 1
+        self._emit(StorageEvent("delete", key, entry.file))
         return entry.file
 
     def transfer(self, source: str, destination: str, *, remove_source: bool) -> StoredFile:
@@ -370,8 +374,12 @@ class Engine:
                 raise StorageQuotaExceededError(
                     destination, max_size=limit, used_bytes=self._used, requested_bytes=size
                 )
-            new_file = retarget(src.file, destination, now)
-            new_entry = Entry(new_file, src.data)
+            new_entry = Entry(src.data)
+            new_file = new_entry.file = retarget(src.file, destination, now, new_entry.ref())
+            if old is not None:
+                settle_etag(old)
+            if remove_source:
+                settle_etag(src)
             try:
                 if old is not None:
                     del entries[destination]  # re-insert: the dict stays in modification order
@@ -394,9 +402,10 @@ class Engine:
                     del entries[source]
                 self._repair()
                 raise
-        if self._subscribers:
-            event = StorageEvent("move" if remove_source else "copy", destination, new_file, source)
-            self._emit(event)
+            if not self._subscribers:
+                return new_file
+            self._emitting += 1
+        self._emit(StorageEvent("move" if remove_source else "copy", destination, new_file, source))
         return new_file
 
     def clear(self) -> int:
@@ -404,29 +413,43 @@ class Engine:
         with self._lock:
             if self.closed:
                 raise StorageClosedError("the storage is closed")
-            count = len(self._entries)
+            old = self._entries
+            for entry in old.values():
+                settle_etag(entry)
+            count = len(old)
             self._entries = {}
             self._keys = SortedList()
             self._prefixes = {}
             self._used = 0
-        if count and self._subscribers:
-            self._emit(StorageEvent("clear", None))
+            if not (count and self._subscribers):
+                return count
+            self._emitting += 1
+        self._emit(StorageEvent("clear", None))
         return count
 
     def close(self) -> None:
         """Drop all contents and refuse further use (idempotent).
 
-        Subscribers get one last ``"close"`` event, then are dropped.
+        Subscribers get one last ``"close"`` event, after the events of every write
+        that committed before it, then are dropped.
         """
         with self._lock:
             if self.closed:
                 return
             self.closed = True
+            for entry in self._entries.values():
+                settle_etag(entry)
             self._entries = {}
             self._keys = SortedList()
             self._prefixes = {}
             self._used = 0
             subscribers, self._subscribers = self._subscribers, ()
+        me = threading.get_ident()
+        with self._emitted:
+            # Wait for deliveries in other threads; a subscriber that closes the storage
+            # from its own callback must not wait for itself. Bounded: a Ctrl-C landing
+            # between a commit and its delivery leaves the count one too high.
+            self._emitted.wait_for(lambda: self._emitting <= self._emitters.get(me, 0), timeout=10.0)
         event = StorageEvent("close", None)
         for callback in subscribers:
             try:
@@ -493,11 +516,25 @@ class Engine:
         return unsubscribe
 
     def _emit(self, event: StorageEvent) -> None:
-        for callback in self._subscribers:
-            try:
-                callback(event)
-            except Exception:
-                logger.exception("memstore subscriber %r failed on %s event", callback, event.kind)
+        """Deliver ``event`` (its commit counted it in ``_emitting`` under the lock)."""
+        me = threading.get_ident()
+        emitters = self._emitters
+        emitters[me] = emitters.get(me, 0) + 1
+        try:
+            for callback in self._subscribers:
+                try:
+                    callback(event)
+                except Exception:
+                    logger.exception("memstore subscriber %r failed on %s event", callback, event.kind)
+        finally:
+            with self._emitted:
+                self._emitting -= 1
+                left = emitters[me] - 1
+                if left:
+                    emitters[me] = left
+                else:
+                    del emitters[me]
+                self._emitted.notify_all()
 
 
 def _prefix_end(prefix: str) -> str:

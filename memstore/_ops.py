@@ -1,0 +1,455 @@
+"""Backend-neutral, synchronous helpers that both faces of every backend import.
+
+Nothing here does I/O, awaits or knows a backend: argument checks, input
+normalisation, content types, metadata, ETags, the stream writer of a streamed put
+(feed, then finish; the backend commits or aborts), the chunking of stored parts, and
+the iteration of synchronous inputs (iterables and binary files).
+
+``ASYNC`` marks code that differs between the two faces: the async source writes
+``if ASYNC: ... else: ...`` and ``tools/async_to_sync.py`` keeps only the ``else``
+branch in the generated synchronous file (``if not ASYNC:`` blocks exist only there).
+See docs/guides/design.md, "One async→sync path".
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import mimetypes
+import os
+from collections.abc import AsyncIterable, Callable, Generator, Iterable, Iterator, Mapping
+from datetime import timedelta
+from types import MappingProxyType
+from typing import IO, Any, Protocol, TypeGuard, runtime_checkable
+
+from memstore.exceptions import ConfigurationError, StorageClosedError
+from memstore.types import EMPTY_METADATA
+
+__all__ = [
+    "ASYNC",
+    "BinaryReader",
+    "BytesLike",
+    "Data",
+    "PutData",
+    "StreamWriter",
+    "SyncPutData",
+    "aiter_chunks",
+    "buffer_view",
+    "check_expires_in",
+    "check_int",
+    "check_limit",
+    "check_offset",
+    "check_prefix",
+    "chunks_of",
+    "close_quietly",
+    "closed_error",
+    "content_type_for",
+    "copy_and_hash",
+    "etag_of",
+    "freeze_metadata",
+    "guess_content_type",
+    "is_async_iterable",
+    "iter_chunks",
+    "join",
+    "size_of",
+]
+
+ASYNC = True
+"""True in the async source; the generator keeps the ``else`` branch of ``if ASYNC:``."""
+
+BytesLike = bytes | bytearray | memoryview
+"""A bytes-like value. ``put`` also takes any other C-contiguous buffer (``array.array``,
+a NumPy array, ``mmap``); mutable ones are copied once."""
+
+PutData = BytesLike | AsyncIterable[BytesLike]
+"""What the async ``put`` accepts: bytes-like data, or an async iterable of bytes-like chunks."""
+
+
+@runtime_checkable
+class BinaryReader(Protocol):
+    """Anything with a ``read(size)`` method returning bytes: an open binary file, BytesIO ..."""
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Read up to ``size`` bytes (``b""`` at the end)."""
+        ...
+
+
+SyncPutData = BytesLike | Iterable[BytesLike] | IO[bytes] | BinaryReader | AsyncIterable[BytesLike]
+"""What the sync ``put`` accepts: bytes-like data, any iterable of bytes chunks (a
+generator, a list), a blocking binary file object, or an async iterable of bytes (run on
+memstore's blocking portal)."""
+
+Data = bytes | tuple[bytes, ...]
+"""Stored contents: one immutable ``bytes`` or a tuple of immutable parts."""
+
+_md5 = hashlib.md5
+_DEFAULT_TYPE = "application/octet-stream"
+_ENCODING_TYPES = {
+    "gzip": "application/gzip",
+    "bzip2": "application/x-bzip2",
+    "xz": "application/x-xz",
+    "br": "application/x-brotli",
+    "compress": "application/x-compress",
+}
+_content_types: dict[str, str] = {}  # raw extension (".CSV", ".gz" ...) -> type
+_COPY_SLICE = 1024 * 1024
+
+
+# ------------------------------------------------------------------ arguments
+def closed_error(storage: object) -> StorageClosedError:
+    """The one error every face raises once closed, naming the class the caller holds."""
+    return StorageClosedError(f"this {type(storage).__name__} is closed")
+
+
+def check_int(name: str, value: object, minimum: int, maximum: int) -> int:
+    """``value`` if it is an ``int`` in ``[minimum, maximum]``.
+
+    Raises:
+        TypeError: If it is not an ``int`` (``bool`` included).
+        ConfigurationError: If it is out of range (a ``ValueError``).
+    """
+    if type(value) is not int:
+        raise TypeError(f"{name} must be an int, not {type(value).__name__} ({value!r:.40})")
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be >= {minimum}, got {value}")
+    if value > maximum:
+        shown = f"{value:,}" if value < 10**30 else f"a {value.bit_length()}-bit number"
+        raise ConfigurationError(f"{name} must be <= {maximum:,}, got {shown}")
+    return value
+
+
+def check_prefix(prefix: object) -> str:
+    """``prefix`` as a plain ``str`` (str subclasses such as str enums by their value)."""
+    if type(prefix) is str:
+        return prefix
+    if isinstance(prefix, str):
+        return str.__str__(prefix)
+    raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
+
+
+def check_limit(limit: object) -> int | None:
+    """``limit`` if it is ``None`` or an ``int`` >= 0."""
+    if limit is None:
+        return None
+    if type(limit) is not int:
+        raise TypeError(f"limit must be an int or None, not {type(limit).__name__}")
+    if limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit}")
+    return limit
+
+
+def check_offset(offset: object) -> int:
+    """``offset`` if it is an ``int`` >= 0."""
+    if type(offset) is not int:
+        raise TypeError(f"offset must be an int, not {type(offset).__name__}")
+    if offset < 0:
+        raise ValueError(f"offset must be >= 0, got {offset}")
+    return offset
+
+
+def check_expires_in(expires_in: object) -> None:
+    """Refuse anything but a ``timedelta`` or ``None``."""
+    if expires_in is not None and not isinstance(expires_in, timedelta):
+        raise TypeError(f"expires_in must be a timedelta or None, not {type(expires_in).__name__}")
+
+
+def guess_content_type(key: str) -> str:
+    """Guess a MIME type from the extension of ``key`` (``application/octet-stream`` if unknown)."""
+    dot = key.rfind(".")
+    if dot < 0:
+        return _DEFAULT_TYPE
+    ext = key[dot:]
+    found = _content_types.get(ext)
+    if found is None:
+        if "/" in ext:  # the dot is in a folder name: no extension
+            return _DEFAULT_TYPE
+        ctype, encoding = mimetypes.guess_type("file" + ext.lower())
+        found = ctype or _ENCODING_TYPES.get(encoding or "", _DEFAULT_TYPE)
+        if len(_content_types) < 10_000:
+            _content_types[ext] = found
+    return found
+
+
+def content_type_for(key: str, content_type: object) -> str:
+    """The content type to store: ``content_type`` as a plain ``str``, or guessed from ``key``."""
+    if content_type is None:
+        return guess_content_type(key)
+    if type(content_type) is str:
+        return content_type
+    if isinstance(content_type, str):
+        return str.__str__(content_type)  # a str subclass (enum): its plain value
+    raise TypeError(f"content_type must be a str or None, not {type(content_type).__name__}")
+
+
+def freeze_metadata(metadata: object) -> Mapping[str, str]:
+    """A read-only private copy of ``metadata`` (``str`` to ``str``; ``None`` gives an empty one)."""
+    if metadata is None:
+        return EMPTY_METADATA
+    if not isinstance(metadata, Mapping):
+        raise TypeError(f"metadata must be a dict[str, str] or None, not {type(metadata).__name__}")
+    if not metadata:
+        return EMPTY_METADATA
+    copy = dict(metadata)
+    for k, v in copy.items():
+        if type(k) is not str or type(v) is not str:
+            if not isinstance(k, str) or not isinstance(v, str):
+                raise TypeError(
+                    f"metadata must map str to str; got {type(k).__name__} {k!r:.40} -> "
+                    f"{type(v).__name__} {v!r:.40}"
+                )
+            # str subclasses (enums): keep their plain values, then check the rest again
+            plain = {
+                (str.__str__(a) if isinstance(a, str) else a): (str.__str__(b) if isinstance(b, str) else b)
+                for a, b in copy.items()
+            }
+            return freeze_metadata(plain)
+    return MappingProxyType(copy)
+
+
+# --------------------------------------------------------------------- contents
+def etag_of(data: bytes) -> str:
+    """The ETag of ``data``: its quoted MD5 hex digest, as S3 reports it."""
+    return f'"{_md5(data, usedforsecurity=False).hexdigest()}"'
+
+
+def buffer_view(data: object) -> memoryview | None:
+    """A flat byte view of ``data`` if it supports the buffer protocol, else ``None``.
+
+    The view pins a ``bytearray``'s size while the caller measures and copies it; the
+    caller releases it (``with view:``).
+
+    Raises:
+        TypeError: For ``str`` (encode it first).
+    """
+    if isinstance(data, str):
+        raise TypeError("data must be bytes, not str: encode it first, e.g. text.encode('utf-8')")
+    try:
+        view = memoryview(data)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+    if view.c_contiguous and view.format != "B":
+        with view:
+            return view.cast("B")
+    return view
+
+
+def copy_and_hash(view: memoryview) -> tuple[Data, str]:
+    """Copy a large buffer into immutable 1 MiB parts and hash them (meant for a worker thread).
+
+    Copying a buffer holds the GIL for the whole copy; copying it in slices lets the
+    event loop's thread take the GIL between parts, so the loop keeps running.
+    """
+    if not view.c_contiguous:
+        whole = view.tobytes()
+        return whole, etag_of(whole)
+    hasher = _md5(usedforsecurity=False)
+    parts: list[bytes] = []
+    for start in range(0, view.nbytes, _COPY_SLICE):
+        part = view[start : start + _COPY_SLICE].tobytes()
+        hasher.update(part)
+        parts.append(part)
+    data: Data = parts[0] if len(parts) == 1 else tuple(parts)  # () for an empty buffer
+    return (data or b""), f'"{hasher.hexdigest()}"'
+
+
+def join(data: Data) -> bytes:
+    """The stored parts as one ``bytes`` object."""
+    return data if isinstance(data, bytes) else b"".join(data)
+
+
+def size_of(data: Data) -> int:
+    """The number of bytes in the stored parts."""
+    return len(data) if isinstance(data, bytes) else sum(map(len, data))
+
+
+def chunks_of(data: Data, step: int) -> Iterator[bytes]:
+    """The stored parts cut into chunks of exactly ``step`` bytes (the last one shorter).
+
+    A small file is one chunk; a streamed put keeps its parts as received, so they are
+    re-cut here.
+    """
+    if isinstance(data, bytes) and len(data) <= step:
+        yield data
+        return
+    carry = b""
+    parts: tuple[bytes, ...] = (data,) if isinstance(data, bytes) else data
+    for part in parts:
+        if not carry and len(part) == step:
+            yield part
+            continue
+        view = memoryview(part)
+        start = 0
+        if carry:
+            start = step - len(carry)
+            carry += view[:start].tobytes()
+            if len(carry) < step:
+                continue
+            yield carry
+            carry = b""
+        end = len(part)
+        while end - start >= step:
+            yield view[start : start + step].tobytes()
+            start += step
+        if start < end:
+            carry = view[start:].tobytes()
+    if carry:
+        yield carry
+
+
+# ---------------------------------------------------------------------- streams
+class StreamWriter:
+    """Gathers the chunks of a streamed put: checks each one, reserves, copies and hashes it.
+
+    The shell feeds chunks (:meth:`feed`, in a worker thread for a big one, which
+    :meth:`measure` tells), then :meth:`finish` gives the contents, size and ETag for the
+    backend's single commit step. ``reserve(nbytes)`` is the backend's quota hook: it
+    raises when ``nbytes`` more do not fit, and nothing is stored then.
+    """
+
+    __slots__ = ("_chunk_size", "_chunks", "_hasher", "_pending", "_pending_len", "_since", "key", "reserve")
+
+    def __init__(self, key: str, chunk_size: int, reserve: Callable[[int], None]) -> None:
+        """Start a stream for ``key``, gathering small chunks into parts of ``chunk_size`` bytes."""
+        self.key = key
+        self.reserve = reserve
+        self._chunk_size = chunk_size
+        self._hasher = _md5(usedforsecurity=False)
+        self._chunks: list[bytes] = []  # kept as received (no join: one copy of the payload)
+        self._pending: list[bytes] = []  # small chunks waiting to be gathered into one part
+        self._pending_len = 0
+        self._since = 0  # bytes taken since the last checkpoint
+
+    def measure(self, chunk: object) -> int:
+        """The size of ``chunk`` in bytes, after checking it is bytes-like."""
+        if type(chunk) is bytes:
+            return len(chunk)
+        if isinstance(chunk, (bytearray, memoryview, bytes)):
+            return memoryview(chunk).nbytes
+        raise TypeError(
+            f"the stream for {self.key!r:.60} must yield bytes-like chunks, not {type(chunk).__name__}"
+        )
+
+    def feed(self, chunk: BytesLike) -> None:
+        """Check ``chunk``, reserve quota for it, then copy (if mutable) and hash it."""
+        if type(chunk) is bytes:
+            self.reserve(len(chunk))
+            data = chunk
+        else:
+            self.measure(chunk)
+            with memoryview(chunk) as view:  # pins a bytearray's size while it is copied
+                self.reserve(view.nbytes)
+                data = view.tobytes()
+        n = len(data)
+        if not n:
+            return
+        self._hasher.update(data)
+        self._since += n
+        if n >= self._chunk_size:
+            if self._pending:
+                self._chunks.append(b"".join(self._pending))
+                self._pending, self._pending_len = [], 0
+            self._chunks.append(data)
+        else:
+            self._pending.append(data)
+            self._pending_len += n
+            if self._pending_len >= self._chunk_size:
+                self._chunks.append(b"".join(self._pending))
+                self._pending, self._pending_len = [], 0
+
+    def checkpoint_due(self, every: int) -> bool:
+        """Whether ``every`` bytes were taken since the last time this said so."""
+        if self._since >= every:
+            self._since = 0
+            return True
+        return False
+
+    def finish(self) -> tuple[Data, int, str]:
+        """The gathered contents, their size and their ETag."""
+        if self._pending:
+            self._chunks.append(b"".join(self._pending))
+            self._pending, self._pending_len = [], 0
+        chunks = self._chunks
+        data: Data = chunks[0] if len(chunks) == 1 else (tuple(chunks) if chunks else b"")
+        return data, size_of(data), f'"{self._hasher.hexdigest()}"'
+
+
+def is_async_iterable(data: object) -> TypeGuard[AsyncIterable[Any]]:
+    """Whether ``data`` is an async iterable (which only an event loop can consume)."""
+    return hasattr(type(data), "__aiter__")
+
+
+def aiter_chunks(data: object, chunk_size: int) -> AsyncIterable[Any]:
+    """``data`` as the async stream of chunks the async ``put`` reads (``chunk_size`` unused).
+
+    Raises:
+        TypeError: If ``data`` is neither a buffer nor an async iterable.
+    """
+    if is_async_iterable(data):
+        return data
+    raise TypeError(
+        "data must be bytes, bytearray, memoryview (or another buffer) or an async iterable of "
+        f"bytes, not {type(data).__name__}"
+    )
+
+
+def iter_chunks(data: object, chunk_size: int) -> Iterator[Any]:
+    """``data`` as the stream of chunks the sync ``put`` reads: a binary file or an iterable.
+
+    A binary file is read ``chunk_size`` bytes at a time. Non-blocking files are
+    refused: their ``read()`` returns ``None`` when no data is ready, which would store
+    a truncated file.
+
+    Raises:
+        TypeError: For ``str``, mappings, text files and other non-iterables.
+        ValueError: For a non-blocking file.
+    """
+    if isinstance(data, Mapping):
+        raise TypeError(f"data must be bytes or an iterable of bytes chunks, not {type(data).__name__}")
+    if hasattr(data, "read"):
+        _check_blocking(data)
+        return _read_chunks(data, chunk_size)
+    if isinstance(data, Iterable):
+        return iter(data)
+    raise TypeError(
+        "data must be bytes, bytearray, memoryview (or another buffer), an iterable of bytes, a "
+        f"binary file object or an async iterable of bytes, not {type(data).__name__}"
+    )
+
+
+def _check_blocking(reader: Any) -> None:
+    fileno = getattr(reader, "fileno", None)
+    if fileno is None:
+        return
+    try:
+        fd = fileno()
+        blocking = os.get_blocking(fd)
+    except (OSError, ValueError, TypeError, AttributeError):  # no real descriptor (BytesIO ...)
+        return
+    if not blocking:
+        raise ValueError(_nonblocking_message(reader))
+
+
+def _nonblocking_message(reader: object) -> str:
+    return (
+        f"put() cannot read the non-blocking file {reader!r:.80}: its read() returns None when no "
+        "data is ready, which would store a truncated file. Use a blocking file, or read the data first"
+    )
+
+
+def _read_chunks(reader: Any, chunk_size: int) -> Iterator[bytes]:
+    while True:
+        chunk = reader.read(chunk_size)
+        if chunk is None:
+            raise ValueError(_nonblocking_message(reader))
+        if isinstance(chunk, str):
+            raise TypeError("put() needs a file opened in binary mode ('rb'), got one that returns str")
+        if not chunk:
+            return
+        yield chunk
+
+
+def close_quietly(stream: object) -> None:
+    """Close a generator that a failed put was reading, so its ``finally`` blocks run now."""
+    if isinstance(stream, Generator):
+        with contextlib.suppress(Exception):  # the original error matters more
+            stream.close()

@@ -1,0 +1,443 @@
+"""The memory backend's storage class, written once for both faces.
+
+``_async.py`` is the source (:class:`~memstore.MemoryStorage`); ``_sync.py`` beside it
+(:class:`~memstore.SyncMemoryStorage`) is generated from it by ``tools/async_to_sync.py``
+(docs/guides/design.md, "One async→sync path"). Each method is a thin shell: it checks
+and normalises its arguments with :mod:`memstore._ops`, waits only where it must (a big
+hash or copy goes to a worker thread, a stream is read chunk by chunk), and then changes
+the engine in one step (invariant 1).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from memstore import _ops as ops
+from memstore._concurrency import aclose_quietly, checkpoint, offload
+from memstore._keys import validate_key
+from memstore._ops import ASYNC, PutData
+from memstore.base import BaseStorage
+from memstore.memory._config import MemoryConfig
+from memstore.memory._engine import Engine
+from memstore.memory._faces import AsyncFace
+from memstore.types import (
+    EMPTY_METADATA,
+    LAZY_ETAG_LIMIT,
+    PrefixUsage,
+    StorageEvent,
+    StorageUsage,
+    StoredFile,
+)
+
+if TYPE_CHECKING:
+    from memstore.notebook import StorageBrowser
+
+    if ASYNC:
+        from memstore.memory._sync import SyncMemoryStorage
+
+__all__ = ["MemoryConfig", "MemoryStorage"]
+
+_PAGE = 256  # list() reads the sorted index in consistent pages of this many keys
+
+
+class MemoryStorage(AsyncFace, BaseStorage):
+    """An object storage that keeps files in process memory.
+
+    Files are kept in key order with an exact quota ledger; every write happens in one
+    atomic step after all its waiting is done, so an error or a cancellation never
+    leaves a half-written file or a wrong byte count. It is safe to use from several
+    event loops and threads at once.
+
+    memstore's memory storage has two faces over one engine: the async
+    ``memstore.MemoryStorage`` and the synchronous ``memstore.SyncMemoryStorage``,
+    generated from the async source, which runs each call right in the calling thread
+    (for notebooks, scripts and threads). Both have the same methods, parameters and
+    documentation.
+
+    Example:
+        >>> storage = MemoryStorage()
+        >>> await storage.put("test.txt", b"hello world")
+        StoredFile(key='test.txt', size=11, ...)
+        >>> assert await storage.exists("test.txt")
+        >>> await storage.get_bytes("test.txt")
+        b'hello world'
+
+    Args:
+        config: Limits and tuning (:class:`~memstore.MemoryConfig`); defaults to no limit.
+
+    Raises:
+        TypeError: If ``config`` is not a :class:`~memstore.MemoryConfig` or ``None``.
+    """
+
+    # ------------------------------------------------------------------ writes
+    async def put(
+        self,
+        key: str,
+        data: PutData,
+        *,
+        content_type: str | None = None,
+        metadata: dict[str, str] | None = None,
+    ) -> StoredFile:
+        """Store data at the given key, replacing any file there.
+
+        Args:
+            key: Storage path/key for the file.
+            data: File contents: ``bytes``, ``bytearray``, ``memoryview`` or any other
+                C-contiguous buffer (``array.array``, a NumPy array ...), or an async
+                iterable of bytes-like chunks. Mutable inputs are copied once. The sync
+                face also takes any iterable of bytes and blocking binary file objects.
+            content_type: MIME type; guessed from the key's extension when ``None``.
+            metadata: Additional ``str`` to ``str`` metadata to store with the file.
+
+        Returns:
+            StoredFile with metadata about the stored file.
+
+        Raises:
+            StorageQuotaExceededError: If ``max_size`` would be exceeded (nothing is stored).
+            InvalidKeyError: If ``key`` is not a valid key.
+            TypeError: If an argument has the wrong type.
+            ValueError: If a file object given as data is non-blocking.
+            StorageClosedError: If the storage is closed.
+        """
+        engine = self._open()
+        key = validate_key(key)
+        if content_type is None:
+            content_type = ops.guess_content_type(key)
+        elif type(content_type) is not str:
+            content_type = ops.content_type_for(key, content_type)
+        meta = EMPTY_METADATA if metadata is None else ops.freeze_metadata(metadata)
+        if type(data) is bytes:
+            size = len(data)
+            if size <= LAZY_ETAG_LIMIT:  # hashed when the ETag is first read, if ever
+                return engine.commit_put(key, data, size, content_type, None, meta)
+            engine.check_fits(key, size)
+            etag = await offload(ops.etag_of, data, when=size >= self.config.offload_threshold)
+            return engine.commit_put(key, data, size, content_type, etag, meta)
+        view = ops.buffer_view(data)
+        if view is None:
+            if not ASYNC:  # noqa: SIM102 - the generator keeps this block's body in the sync face
+                if ops.is_async_iterable(data):  # only an event loop can read it
+                    return self._runner.run_put(self._core, key, data, content_type, meta)
+            stream = ops.aiter_chunks(data, self.config.chunk_size)
+            return await self._put_stream(engine, key, stream, content_type, meta)
+        with view:  # pins a bytearray's size while it is measured and copied
+            size = view.nbytes
+            engine.check_fits(key, size)
+            if size >= self.config.offload_threshold:
+                parts, etag = await offload(ops.copy_and_hash, view)
+                return engine.commit_put(key, parts, size, content_type, etag, meta)
+            payload = view.tobytes()
+        small = size <= LAZY_ETAG_LIMIT
+        return engine.commit_put(
+            key, payload, size, content_type, None if small else ops.etag_of(payload), meta
+        )
+
+    async def _put_stream(
+        self,
+        engine: Engine,
+        key: str,
+        stream: AsyncIterable[ops.BytesLike],
+        content_type: str,
+        meta: Mapping[str, str],
+    ) -> StoredFile:
+        """Read ``stream`` into a writer, reserving quota as it goes, then commit once."""
+        res = engine.reservation(key)
+        writer = ops.StreamWriter(key, self.config.chunk_size, lambda n: engine.reserve(res, n))
+        done = False
+        try:
+            async for chunk in stream:
+                await offload(writer.feed, chunk, when=writer.measure(chunk) >= self.config.offload_threshold)
+                if writer.checkpoint_due(self.config.offload_threshold):
+                    await checkpoint()
+            data, size, etag = writer.finish()
+            file = engine.commit_put(key, data, size, content_type, etag, meta, res)
+            done = True
+            return file
+        finally:
+            engine.release(res)
+            if not done:
+                await aclose_quietly(stream)
+
+    async def delete(self, key: str) -> None:
+        """Delete a file.
+
+        Args:
+            key: Storage path/key for the file.
+
+        Raises:
+            StorageFileNotFoundError: If the file does not exist.
+            InvalidKeyError: If ``key`` is not a valid key.
+            StorageClosedError: If the storage is closed.
+        """
+        self._open().delete(validate_key(key))
+
+    async def copy(self, source: str, destination: str) -> StoredFile:
+        """Copy a file within the storage (the copy counts against the quota).
+
+        Args:
+            source: Source key to copy from.
+            destination: Destination key to copy to (replaced if it exists).
+
+        Returns:
+            StoredFile metadata for the new copy.
+
+        Raises:
+            StorageFileNotFoundError: If the source file does not exist.
+            StorageQuotaExceededError: If the copy does not fit (nothing changes).
+            InvalidKeyError: If a key is not valid.
+            StorageClosedError: If the storage is closed.
+        """
+        engine = self._open()
+        source = validate_key(source, "source")
+        destination = validate_key(destination, "destination")
+        return engine.transfer(source, destination, remove_source=False)
+
+    async def move(self, source: str, destination: str) -> StoredFile:
+        """Move/rename a file within the storage, in one atomic step.
+
+        Args:
+            source: Source key to move from.
+            destination: Destination key to move to (replaced if it exists).
+
+        Returns:
+            StoredFile metadata for the moved file.
+
+        Raises:
+            StorageFileNotFoundError: If the source file does not exist.
+            InvalidKeyError: If a key is not valid.
+            StorageClosedError: If the storage is closed.
+        """
+        engine = self._open()
+        source = validate_key(source, "source")
+        destination = validate_key(destination, "destination")
+        return engine.transfer(source, destination, remove_source=True)
+
+    async def clear(self) -> None:
+        """Delete every file (one ``"clear"`` event)."""
+        self._open().clear()
+
+    # ------------------------------------------------------------------- reads
+    async def get(self, key: str) -> AsyncIterator[bytes]:
+        """Retrieve file contents as a stream of ``bytes`` chunks.
+
+        Args:
+            key: Storage path/key for the file.
+
+        Yields:
+            The contents in chunks of ``bytes``, one chunk for small files and chunks of
+            ``MemoryConfig.chunk_size`` bytes (the last one shorter) for large ones.
+
+        Raises:
+            StorageFileNotFoundError: If the file does not exist.
+            InvalidKeyError: If ``key`` is not a valid key.
+            StorageClosedError: If the storage is closed.
+        """
+        data = self._open().entry(validate_key(key)).data
+        for chunk in ops.chunks_of(data, self.config.chunk_size):
+            yield chunk
+
+    async def get_bytes(self, key: str) -> bytes:
+        """Retrieve entire file contents as bytes.
+
+        Args:
+            key: Storage path/key for the file.
+
+        Returns:
+            Complete file contents as bytes.
+
+        Raises:
+            StorageFileNotFoundError: If the file does not exist.
+            InvalidKeyError: If ``key`` is not a valid key.
+            StorageClosedError: If the storage is closed.
+        """
+        entry = self._engine.find(key)  # a stored key was validated when it was put
+        data = (entry or self._open().entry(validate_key(key))).data
+        if isinstance(data, bytes):
+            return data
+        return await offload(ops.join, data, when=ops.size_of(data) >= self.config.offload_threshold)
+
+    async def exists(self, key: str) -> bool:
+        """Check if a file exists.
+
+        Args:
+            key: Storage path/key for the file.
+
+        Returns:
+            True if the file exists, False otherwise.
+
+        Raises:
+            InvalidKeyError: If ``key`` is not a valid key.
+            StorageClosedError: If the storage is closed.
+        """
+        if self._engine.find(key) is not None:
+            return True
+        return self._open().contains(validate_key(key))
+
+    async def info(self, key: str) -> StoredFile:
+        """Get metadata about a file without reading it.
+
+        Args:
+            key: Storage path/key for the file.
+
+        Returns:
+            StoredFile with metadata.
+
+        Raises:
+            StorageFileNotFoundError: If the file does not exist.
+            InvalidKeyError: If ``key`` is not a valid key.
+            StorageClosedError: If the storage is closed.
+        """
+        entry = self._engine.find(key)
+        return (entry or self._open().entry(validate_key(key))).file
+
+    async def list(self, prefix: str = "", *, limit: int | None = None) -> AsyncIterator[StoredFile]:
+        """List files with optional prefix filter, in key order.
+
+        Costs O(log n + k) for k results; ``limit`` stops early. The sorted index is
+        read in pages of 256 keys, each a consistent snapshot: a file written while the
+        listing runs appears in it when its key sorts after the page being read.
+
+        Args:
+            prefix: Filter results to keys starting with this prefix.
+            limit: Maximum number of results to return (``None``: all).
+
+        Yields:
+            StoredFile metadata for each matching file.
+
+        Raises:
+            TypeError: If ``prefix`` is not a ``str`` or ``limit`` not an ``int``.
+            ValueError: If ``limit`` is negative.
+            StorageClosedError: If the storage is closed, also when it closes while the
+                listing runs.
+        """
+        prefix = ops.check_prefix(prefix)
+        remaining = ops.check_limit(limit)
+        self._open()
+        after: str | None = None
+        while remaining is None or remaining > 0:
+            count = _PAGE if remaining is None else min(_PAGE, remaining)
+            page = self._open().list_page(prefix, after, count)
+            for file in page:
+                yield file
+            if len(page) < count:
+                return
+            after = page[-1].key
+            if remaining is not None:
+                remaining -= len(page)
+
+    async def url(self, key: str, *, expires_in: timedelta | None = None) -> str:
+        """Generate a URL for accessing the file.
+
+        Args:
+            key: Storage path/key for the file.
+            expires_in: Optional expiration time (ignored for memory storage).
+
+        Returns:
+            URL string in the format ``memory://{key}`` (not reachable from outside).
+
+        Raises:
+            InvalidKeyError: If ``key`` is not a valid key.
+            TypeError: If ``expires_in`` is not a ``timedelta`` or ``None``.
+            StorageClosedError: If the storage is closed.
+        """
+        self._open()
+        key = validate_key(key)
+        ops.check_expires_in(expires_in)
+        return f"memory://{key}"
+
+    # ----------------------------------------------------------------- queries
+    async def get_usage(self) -> StorageUsage:
+        """The file count, the bytes used and the limit, as one consistent snapshot (O(1))."""
+        return self._open().usage()
+
+    async def get_prefix_usage(self) -> builtins.list[PrefixUsage]:
+        """Usage per top-level prefix ("folder"), largest first (O(number of prefixes))."""
+        return self._open().prefix_usage()
+
+    async def count(self, prefix: str = "") -> int:
+        """The number of files whose key starts with ``prefix`` (O(log n)).
+
+        Raises:
+            TypeError: If ``prefix`` is not a ``str``.
+            StorageClosedError: If the storage is closed.
+        """
+        prefix = ops.check_prefix(prefix)
+        return self._open().count_prefix(prefix)
+
+    async def list_page(
+        self, prefix: str = "", *, offset: int = 0, limit: int = 50
+    ) -> builtins.list[StoredFile]:
+        """The files ``offset`` to ``offset + limit`` (in key order) among those under ``prefix``.
+
+        O(log n + limit): the sorted index is sliced by position.
+
+        Raises:
+            TypeError: If an argument has the wrong type.
+            ValueError: If ``offset`` is negative or ``limit`` is not in 0..10000.
+            StorageClosedError: If the storage is closed.
+        """
+        prefix = ops.check_prefix(prefix)
+        offset = ops.check_offset(offset)
+        if type(limit) is not int:
+            raise TypeError(f"limit must be an int, not {type(limit).__name__}")
+        if not 0 <= limit <= 10_000:
+            raise ValueError(f"limit must be between 0 and 10000, got {limit}")
+        return self._open().list_slice(prefix, offset, limit)
+
+    @property
+    def usage(self) -> StorageUsage:
+        """File count, bytes used and the limit, as one consistent snapshot (O(1)).
+
+        Raises:
+            StorageClosedError: If the storage is closed.
+        """
+        return self._open().usage()
+
+    def prefix_usage(self) -> Sequence[PrefixUsage]:
+        """Usage per top-level prefix ("folder"), largest first.
+
+        Kept up to date on every write, so this costs O(number of prefixes), not a scan.
+
+        Raises:
+            StorageClosedError: If the storage is closed.
+        """
+        return self._open().prefix_usage()
+
+    def subscribe(self, callback: Callable[[StorageEvent], None]) -> Callable[[], None]:
+        """Call ``callback(event)`` after every change to the storage.
+
+        The callback runs in whatever thread made the change, after the change is
+        complete and outside the storage's lock; exceptions it raises are logged and
+        ignored. Returns a function that unsubscribes (safe to call twice).
+
+        Events from changes made in different threads at the same moment may arrive in
+        either order: to mirror the storage, re-read it (``event.file``, ``usage``,
+        ``info``) rather than replaying events. A put of an async stream through the
+        sync face commits on memstore's portal thread, so its event is delivered there.
+        ``close()`` sends one last ``"close"`` event, after every other.
+
+        Raises:
+            TypeError: If ``callback`` is not callable.
+            StorageClosedError: If the storage is closed.
+        """
+        if not callable(callback):
+            raise TypeError(f"callback must be callable, not {type(callback).__name__}")
+        return self._open().subscribe(callback)
+
+    def browse(self, *, page_size: int = 50) -> StorageBrowser:
+        """Open a live :class:`memstore.notebook.StorageBrowser` on this storage (needs ipywidgets)."""
+        from memstore.notebook import StorageBrowser
+
+        self._open()
+        return StorageBrowser(self, page_size=page_size)
+
+    if ASYNC:
+
+        def as_sync(self) -> SyncMemoryStorage:
+            """The synchronous face over this storage (same files): ``SyncMemoryStorage.wrap(self)``."""
+            from memstore.memory._sync import SyncMemoryStorage
+
+            return SyncMemoryStorage.wrap(self)

@@ -1,0 +1,165 @@
+"""The hand-written part of each face of the memory backend: construction and lifecycle.
+
+Both faces hold the same kind of state, ``self._engine``, and check it in one place,
+``_open()``, which is the single owner of "closed": every public method of either face
+raises :class:`~memstore.StorageClosedError` with one message that names the class the
+caller holds. Everything else is written once, in ``_async.py``, and generated into
+``_sync.py``.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING
+
+from memstore._ops import closed_error
+from memstore._portal import Runner, RunnerName, portal_host
+from memstore.memory._config import MemoryConfig
+from memstore.memory._engine import Engine
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from memstore.memory._async import MemoryStorage
+
+__all__ = ["AsyncFace", "SyncFace"]
+
+_CLOSED = Engine(None)
+_CLOSED.close()
+
+
+def _config(config: object) -> MemoryConfig:
+    if config is None:
+        return MemoryConfig()
+    if not isinstance(config, MemoryConfig):
+        raise TypeError(f"config must be a MemoryConfig or None, not {type(config).__name__}")
+    return config
+
+
+class AsyncFace:
+    """Construction and lifecycle of :class:`~memstore.MemoryStorage`."""
+
+    _engine: Engine
+
+    def __init__(self, config: MemoryConfig | None = None) -> None:
+        """Create an empty storage.
+
+        Args:
+            config: Limits and tuning (:class:`~memstore.MemoryConfig`); defaults to no limit.
+
+        Raises:
+            TypeError: If ``config`` is not a :class:`~memstore.MemoryConfig` or ``None``.
+        """
+        self.config = _config(config)
+        self._engine = Engine(self.config.max_size)
+
+    def _open(self) -> Engine:
+        """The engine, if this storage is open."""
+        engine = self._engine
+        if engine.closed:
+            raise closed_error(self)
+        return engine
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._engine.closed
+
+    async def close(self) -> None:
+        """Drop all contents and refuse further use (idempotent).
+
+        Subscribers get one last ``"close"`` event. Every sync twin over this storage
+        (:meth:`~memstore.SyncMemoryStorage.wrap`) is closed with it.
+        """
+        self._engine.close()
+
+
+class SyncFace:
+    """Construction and lifecycle of :class:`~memstore.SyncMemoryStorage`."""
+
+    _engine: Engine
+    _core: MemoryStorage
+
+    def __init__(self, config: MemoryConfig | None = None, *, runner: RunnerName = "portal") -> None:
+        """Create an empty storage, with its own async core.
+
+        Args:
+            config: Limits and tuning (:class:`~memstore.MemoryConfig`); defaults to no limit.
+            runner: Where an async iterable given to ``put`` is consumed: ``"portal"``
+                (default) on memstore's shared anyio blocking portal, or ``"nested"`` on
+                the caller's own running asyncio loop through nest-asyncio2, for streams
+                bound to that loop. Every other call runs right in the calling thread.
+
+        Raises:
+            TypeError: If ``config`` is not a :class:`~memstore.MemoryConfig` or ``None``.
+            ValueError: If ``runner`` is not ``"portal"`` or ``"nested"``.
+            ImportError: If ``runner="nested"`` and nest-asyncio2 is not installed.
+        """
+        from memstore.memory._async import MemoryStorage
+
+        runner_ = Runner(runner, owner=type(self).__name__)
+        self._setup(MemoryStorage(config), owns=True, runner=runner_)
+
+    def _setup(self, core: MemoryStorage, *, owns: bool, runner: Runner) -> None:
+        self._core = core
+        self._engine = core._engine
+        self.config: MemoryConfig = core.config
+        self._owns = owns
+        self._runner = runner
+        portal_host.acquire()
+        self._release = weakref.finalize(self, portal_host.release)
+
+    @classmethod
+    def wrap(cls, storage: MemoryStorage, *, runner: RunnerName = "portal") -> Self:
+        """A synchronous face over an existing :class:`~memstore.MemoryStorage`.
+
+        Files are shared with everyone who uses ``storage``; closing the facade does
+        not close ``storage``, closing ``storage`` closes the facade.
+
+        Raises:
+            TypeError: If ``storage`` is not a :class:`~memstore.MemoryStorage`.
+        """
+        from memstore.memory._async import MemoryStorage
+
+        if not isinstance(storage, MemoryStorage):
+            raise TypeError(f"wrap() needs a MemoryStorage, not {type(storage).__name__}")
+        self = cls.__new__(cls)
+        self._setup(storage, owns=False, runner=Runner(runner, owner=cls.__name__))
+        return self
+
+    @property
+    def async_storage(self) -> MemoryStorage:
+        """The async :class:`~memstore.MemoryStorage` this facade runs on (same files)."""
+        return self._core
+
+    @property
+    def runner(self) -> RunnerName:
+        """Where async iterables given to ``put`` run: ``"portal"`` or ``"nested"``."""
+        return self._runner.name
+
+    def _open(self) -> Engine:
+        """The engine, if this facade (and the storage under it) is open."""
+        engine = self._engine
+        if engine.closed:
+            raise closed_error(self)
+        return engine
+
+    @property
+    def closed(self) -> bool:
+        """Whether this facade, or the storage under it, is closed."""
+        return self._engine.closed
+
+    def close(self) -> None:
+        """Close the facade (idempotent).
+
+        A facade that created its storage closes it too (dropping its contents); one
+        made by :meth:`wrap` leaves the wrapped storage open. When the last open facade
+        of the process closes, memstore's portal thread stops.
+        """
+        engine = self._engine
+        if engine is _CLOSED:
+            return
+        self._engine = _CLOSED  # reads that skip the check on a hit now miss, then raise
+        if self._owns:
+            engine.close()
+        self._release()
