@@ -6,6 +6,7 @@ which is exactly what a front end would be sent.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gc
 import html
@@ -24,10 +25,11 @@ import pytest
 
 ipywidgets = pytest.importorskip("ipywidgets")
 
-from memstore import MemoryConfig, MemoryStorage, StoredFile  # noqa: E402
+from memstore import MemoryConfig, MemoryStorage, StoredFile, SyncMemoryStorage  # noqa: E402
 from memstore.notebook import StorageBrowser  # noqa: E402
 from memstore.notebook._query import PageSource, parse_filter  # noqa: E402
 from memstore.notebook._render import PREVIEW_BYTES, hexdump, make_preview  # noqa: E402
+from memstore.types import EMPTY_METADATA  # noqa: E402
 
 HOSTILE = '<img src=x onerror="window.__xss=1">'
 DEADLINE = 5.0  # seconds; the throttle refreshes within 0.25 s, this only bounds a failure
@@ -44,11 +46,13 @@ def put(storage: MemoryStorage, key: str, data: bytes, **kwargs: Any) -> StoredF
 
 
 def fill_engine(storage: MemoryStorage, keys: list[str], size: int = 10) -> None:
-    """Fill cheaply through the engine's commit step (no hashing, no event loop)."""
-    commit = storage._engine.commit_put
+    """Fill cheaply through the engine's commit step (no event loop), a second apart from 2024."""
+    engine = storage._engine
+    data = b"x" * size
     start = datetime(2024, 1, 1, tzinfo=timezone.utc)
     for i, key in enumerate(keys):
-        commit(StoredFile(key, size, "text/plain", None, start + timedelta(seconds=i)), b"x" * size)
+        file = engine.commit_put(key, data, size, "text/plain", None, EMPTY_METADATA)
+        engine.entry(key).file = dataclasses.replace(file, last_modified=start + timedelta(seconds=i))
 
 
 def find(root: Any, css_class: str) -> Any:
@@ -171,20 +175,17 @@ def browse(browsers: list[StorageBrowser], storage: object, **kwargs: Any) -> St
 def test_accepts_a_memory_storage_or_a_sync_facade(
     storage: MemoryStorage, browsers: list[StorageBrowser]
 ) -> None:
-    class Facade:  # what SyncMemoryStorage exposes
-        def __init__(self, core: MemoryStorage) -> None:
-            self.async_storage = core
-
     assert browse(browsers, storage).storage is storage
-    assert browse(browsers, Facade(storage)).storage is storage
+    facade = SyncMemoryStorage.wrap(storage)
+    assert browse(browsers, facade).storage is facade
     assert isinstance(storage.browse(page_size=5), StorageBrowser)
+    facade.close()
 
 
 def test_sync_memory_storage_is_accepted(browsers: list[StorageBrowser]) -> None:
-    sync_module = pytest.importorskip("memstore._sync")
-    with sync_module.SyncMemoryStorage() as sync_storage:
+    with SyncMemoryStorage() as sync_storage:
         b = browse(browsers, sync_storage)
-        assert b.storage is sync_storage.async_storage
+        assert b.storage is sync_storage
         sync_storage.put(HOSTILE, b"x", metadata={"m": HOSTILE})
         eventually(lambda: assert_equal(row_keys(b), [HOSTILE]))
         page = sync_storage._repr_html_()
@@ -204,7 +205,7 @@ def test_the_core_imports_without_ipywidgets() -> None:
 
 @pytest.mark.parametrize("bad", [None, "storage", object(), {"async_storage": 1}])
 def test_rejects_other_objects(bad: object) -> None:
-    with pytest.raises(TypeError, match="MemoryStorage or a SyncMemoryStorage"):
+    with pytest.raises(TypeError, match="a MemoryStorage, a SyncMemoryStorage or another BaseStorage"):
         StorageBrowser(bad)  # type: ignore[arg-type]
 
 
@@ -440,7 +441,8 @@ def test_pages_match_a_brute_force_reference(pattern: str, sort: Any) -> None:
     for _i in range(300):
         key = f"{rng.choice('abc')}/{rng.randrange(1000)}{rng.choice(['.csv', '.x', ''])}"
         put(storage, key, b"\0" * rng.randrange(50))
-    files = list(storage._engine.snapshot(""))
+    view = storage.as_sync()
+    files = list(view.list())
     flt = parse_filter(pattern)
     if flt.is_glob:
         files = [f for f in files if fnmatch.fnmatchcase(f.key, pattern)]
@@ -451,11 +453,11 @@ def test_pages_match_a_brute_force_reference(pattern: str, sort: Any) -> None:
         files.sort(key=lambda f: -f.size)
     elif sort == "modified":
         files.sort(key=lambda f: order.index(f.key))
-    source = PageSource(storage._engine)
+    source = PageSource()
     got: list[str] = []
     index = 0
     while True:
-        page = source.page(flt, sort, index, 13, generation=0)
+        page = source.page(view, flt, sort, index, 13, generation=0)
         assert page.total == len(files)
         got.extend(f.key for f in page.files)
         if index >= page.pages - 1:

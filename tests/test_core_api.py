@@ -34,7 +34,11 @@ from memstore import (
     StorageQuotaExceededError,
     StorageUsage,
     StoredFile,
+    SyncBaseStorage,
+    SyncMemoryStorage,
+    SyncStorage,
 )
+from tests.faces import Make, class_name, unwrap
 
 pytestmark = pytest.mark.anyio
 
@@ -71,8 +75,8 @@ async def keys_of(storage: MemoryStorage, prefix: str = "", limit: int | None = 
 # --------------------------------------------------------------------- put / get
 
 
-async def test_put_returns_stored_file_and_get_bytes_returns_the_data() -> None:
-    storage = MemoryStorage()
+async def test_put_returns_stored_file_and_get_bytes_returns_the_data(make: Make) -> None:
+    storage = make()
     before = datetime.now(timezone.utc)
     file = await storage.put("docs/readme.txt", b"Hello, World!")
     after = datetime.now(timezone.utc)
@@ -89,7 +93,7 @@ async def test_put_returns_stored_file_and_get_bytes_returns_the_data() -> None:
 
 
 @pytest.mark.parametrize(
-    "make",
+    "wrap",
     [
         pytest.param(lambda d: d, id="bytes"),
         pytest.param(bytearray, id="bytearray"),
@@ -104,10 +108,10 @@ async def test_put_returns_stored_file_and_get_bytes_returns_the_data() -> None:
         pytest.param(lambda d: AsyncChunks(d[:4], d[4:]), id="async-iterable-class"),
     ],
 )
-async def test_put_accepts_bytes_like_and_async_iterables(make: Callable[[bytes], Any]) -> None:
-    storage = MemoryStorage()
+async def test_put_accepts_bytes_like_and_async_iterables(wrap: Callable[[bytes], Any], make: Make) -> None:
+    storage = make()
     data = b"The quick brown fox jumps over the lazy dog"
-    file = await storage.put("fox.bin", make(data))
+    file = await storage.put("fox.bin", wrap(data))
     assert file.size == len(data)
     assert file.etag == md5_etag(data)
     assert await storage.get_bytes("fox.bin") == data
@@ -116,8 +120,8 @@ async def test_put_accepts_bytes_like_and_async_iterables(make: Callable[[bytes]
     assert storage.usage == StorageUsage(1, len(data), None)
 
 
-async def test_put_memoryview_of_wide_items_stores_its_raw_bytes() -> None:
-    storage = MemoryStorage()
+async def test_put_memoryview_of_wide_items_stores_its_raw_bytes(make: Make) -> None:
+    storage = make()
     arr = array.array("i", [1, 2, 3, 4])
     file = await storage.put("ints", memoryview(arr))
     assert file.size == arr.itemsize * 4
@@ -125,8 +129,8 @@ async def test_put_memoryview_of_wide_items_stores_its_raw_bytes() -> None:
     assert storage.usage.used_bytes == arr.itemsize * 4
 
 
-async def test_put_empty_file() -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=0))
+async def test_put_empty_file(make: Make) -> None:
+    storage = make(MemoryConfig(max_size=0))
     file = await storage.put("empty", b"")
     assert file.size == 0
     assert file.etag == md5_etag(b"")
@@ -139,8 +143,8 @@ async def test_put_empty_file() -> None:
     assert storage.usage == StorageUsage(2, 0, 0)
 
 
-async def test_put_overwrites() -> None:
-    storage = MemoryStorage()
+async def test_put_overwrites(make: Make) -> None:
+    storage = make()
     await storage.put("k", b"old contents", metadata={"v": "1"}, content_type="text/x-old")
     new = await storage.put("k", b"new")
     assert await storage.get_bytes("k") == b"new"
@@ -150,8 +154,8 @@ async def test_put_overwrites() -> None:
     assert storage.usage == StorageUsage(1, 3, None)
 
 
-async def test_get_small_file_is_one_chunk() -> None:
-    storage = MemoryStorage(MemoryConfig(chunk_size=16))
+async def test_get_small_file_is_one_chunk(make: Make) -> None:
+    storage = make(MemoryConfig(chunk_size=16))
     await storage.put("small", b"x" * 16)
     assert await chunks_of(storage, "small") == [b"x" * 16]
     await storage.put("streamed-small", agen(b"ab", b"cd", b"ef", pause=True))
@@ -159,8 +163,8 @@ async def test_get_small_file_is_one_chunk() -> None:
 
 
 @pytest.mark.parametrize("size", [17, 32, 33, 100, 1000])
-async def test_get_large_file_comes_in_chunks_of_chunk_size(size: int) -> None:
-    storage = MemoryStorage(MemoryConfig(chunk_size=16))
+async def test_get_large_file_comes_in_chunks_of_chunk_size(size: int, make: Make) -> None:
+    storage = make(MemoryConfig(chunk_size=16))
     data = bytes(i % 251 for i in range(size))
     await storage.put("large", data)
     chunks = await chunks_of(storage, "large")
@@ -175,8 +179,8 @@ async def test_get_large_file_comes_in_chunks_of_chunk_size(size: int) -> None:
     [[1], [3], [5, 40], [16], [15, 1, 17], [40, 2], [100], [7, 7, 7, 50, 1, 1]],
     ids=str,
 )
-async def test_get_of_a_streamed_file_comes_in_chunks_of_chunk_size(chunking: list[int]) -> None:
-    storage = MemoryStorage(MemoryConfig(chunk_size=16))
+async def test_get_of_a_streamed_file_comes_in_chunks_of_chunk_size(chunking: list[int], make: Make) -> None:
+    storage = make(MemoryConfig(chunk_size=16))
     data = bytes(i % 253 for i in range(300))
     parts: list[bytes] = []
     pos = 0
@@ -193,8 +197,8 @@ async def test_get_of_a_streamed_file_comes_in_chunks_of_chunk_size(chunking: li
     assert await storage.get_bytes("streamed") == data
 
 
-async def test_get_stream_is_unaffected_by_a_later_overwrite() -> None:
-    storage = MemoryStorage(MemoryConfig(chunk_size=4))
+async def test_get_stream_is_unaffected_by_a_later_overwrite(make: Make) -> None:
+    storage = make(MemoryConfig(chunk_size=4))
     await storage.put("k", b"aaaabbbbcccc")
     it = storage.get("k")
     first = await it.__anext__()
@@ -205,8 +209,8 @@ async def test_get_stream_is_unaffected_by_a_later_overwrite() -> None:
 
 
 @pytest.mark.parametrize("method", ["get", "get_bytes", "info", "delete"])
-async def test_missing_key_raises_not_found_with_key(method: str) -> None:
-    storage = MemoryStorage()
+async def test_missing_key_raises_not_found_with_key(method: str, make: Make) -> None:
+    storage = make()
     await storage.put("present", b"x")
     if method == "get":
         op = chunks_of(storage, "absent/key.txt")
@@ -221,8 +225,8 @@ async def test_missing_key_raises_not_found_with_key(method: str) -> None:
 
 
 @pytest.mark.parametrize("method", ["copy", "move"])
-async def test_copy_or_move_of_missing_source_raises_not_found(method: str) -> None:
-    storage = MemoryStorage()
+async def test_copy_or_move_of_missing_source_raises_not_found(method: str, make: Make) -> None:
+    storage = make()
     await storage.put("dst", b"keep")
     with pytest.raises(StorageFileNotFoundError) as info:
         await getattr(storage, method)("src", "dst")
@@ -234,8 +238,8 @@ async def test_copy_or_move_of_missing_source_raises_not_found(method: str) -> N
 # ------------------------------------------------------------ delete / exists
 
 
-async def test_delete_and_exists() -> None:
-    storage = MemoryStorage()
+async def test_delete_and_exists(make: Make) -> None:
+    storage = make()
     assert not await storage.exists("a")
     await storage.put("a", b"123")
     await storage.put("b", b"45")
@@ -248,8 +252,8 @@ async def test_delete_and_exists() -> None:
         await storage.delete("a")
 
 
-async def test_exists_does_not_match_prefixes() -> None:
-    storage = MemoryStorage()
+async def test_exists_does_not_match_prefixes(make: Make) -> None:
+    storage = make()
     await storage.put("dir/file", b"x")
     assert not await storage.exists("dir")
     assert not await storage.exists("dir/")
@@ -261,8 +265,8 @@ async def test_exists_does_not_match_prefixes() -> None:
 KEYS = ["b", "a/2", "a/10", "a/1", "ab", "a", "Z", "é", "\U0001f600", "a/1/x", "c/d/e"]
 
 
-async def test_list_yields_everything_in_key_order() -> None:
-    storage = MemoryStorage()
+async def test_list_yields_everything_in_key_order(make: Make) -> None:
+    storage = make()
     for i, key in enumerate(KEYS):
         await storage.put(key, b"x" * i)
     files = [f async for f in storage.list()]
@@ -288,16 +292,16 @@ async def test_list_yields_everything_in_key_order() -> None:
         ("\U0001f600", ["\U0001f600"]),
     ],
 )
-async def test_list_prefix(prefix: str, expected: list[str]) -> None:
-    storage = MemoryStorage()
+async def test_list_prefix(prefix: str, expected: list[str], make: Make) -> None:
+    storage = make()
     for key in KEYS:
         await storage.put(key, key.encode())
     assert await keys_of(storage, prefix) == expected
 
 
 @pytest.mark.parametrize("limit", [0, 1, 2, 5, 255, 256, 257, 511, 512, 513, 600, 10_000, None])
-async def test_list_limit_across_page_boundaries(limit: int | None) -> None:
-    storage = MemoryStorage()
+async def test_list_limit_across_page_boundaries(limit: int | None, make: Make) -> None:
+    storage = make()
     keys = [f"p/{i:05d}" for i in range(600)]
     for key in reversed(keys):
         await storage.put(key, b"")
@@ -310,15 +314,15 @@ async def test_list_limit_across_page_boundaries(limit: int | None) -> None:
     assert await keys_of(storage, "", limit) == (everything if limit is None else everything[:limit])
 
 
-async def test_list_limit_zero_yields_nothing() -> None:
-    storage = MemoryStorage()
+async def test_list_limit_zero_yields_nothing(make: Make) -> None:
+    storage = make()
     await storage.put("a", b"1")
     assert await keys_of(storage, limit=0) == []
     assert await keys_of(storage, "a", limit=0) == []
 
 
-async def test_list_limit_stops_early(monkeypatch: pytest.MonkeyPatch) -> None:
-    storage = MemoryStorage()
+async def test_list_limit_stops_early(monkeypatch: pytest.MonkeyPatch, make: Make) -> None:
+    storage = make()
     for i in range(2000):
         await storage.put(f"k{i:04d}", b"")
     engine = storage._engine
@@ -346,14 +350,14 @@ async def test_list_limit_stops_early(monkeypatch: pytest.MonkeyPatch) -> None:
     assert sum(fetched) <= 256
 
 
-async def test_list_empty_storage() -> None:
-    storage = MemoryStorage()
+async def test_list_empty_storage(make: Make) -> None:
+    storage = make()
     assert await keys_of(storage) == []
     assert await keys_of(storage, "a", limit=10) == []
 
 
-async def test_list_while_writing_does_not_break() -> None:
-    storage = MemoryStorage()
+async def test_list_while_writing_does_not_break(make: Make) -> None:
+    storage = make()
     for i in range(600):
         await storage.put(f"k{i:04d}", b"x")
     seen: list[str] = []
@@ -375,15 +379,15 @@ async def test_list_while_writing_does_not_break() -> None:
 # ---------------------------------------------------------------- url / info
 
 
-async def test_url() -> None:
-    storage = MemoryStorage()
+async def test_url(make: Make) -> None:
+    storage = make()
     assert await storage.url("test.txt") == "memory://test.txt"
     assert await storage.url("a/b c/é.txt", expires_in=timedelta(minutes=5)) == "memory://a/b c/é.txt"
     assert await storage.url("a", expires_in=None) == "memory://a"
 
 
-async def test_info_matches_put_and_list() -> None:
-    storage = MemoryStorage()
+async def test_info_matches_put_and_list(make: Make) -> None:
+    storage = make()
     put = await storage.put("data/x.json", b"{}", metadata={"owner": "me"})
     info = await storage.info("data/x.json")
     assert info == put
@@ -395,8 +399,8 @@ async def test_info_matches_put_and_list() -> None:
 # ---------------------------------------------------------------- copy / move
 
 
-async def test_copy() -> None:
-    storage = MemoryStorage()
+async def test_copy(make: Make) -> None:
+    storage = make()
     src = await storage.put("src.txt", b"payload", metadata={"a": "b"}, content_type="text/x-custom")
     await anyio.sleep(0.001)
     new = await storage.copy("src.txt", "dir/dst.bin")
@@ -413,8 +417,8 @@ async def test_copy() -> None:
     assert storage.usage == StorageUsage(2, 14, None)
 
 
-async def test_copy_replaces_destination_and_copies_are_independent() -> None:
-    storage = MemoryStorage()
+async def test_copy_replaces_destination_and_copies_are_independent(make: Make) -> None:
+    storage = make()
     await storage.put("a", b"AAAA")
     await storage.put("b", b"bb")
     await storage.copy("a", "b")
@@ -426,8 +430,8 @@ async def test_copy_replaces_destination_and_copies_are_independent() -> None:
     assert storage.usage == StorageUsage(1, 4, None)
 
 
-async def test_move() -> None:
-    storage = MemoryStorage()
+async def test_move(make: Make) -> None:
+    storage = make()
     src = await storage.put("old/name.txt", b"contents", metadata={"k": "v"})
     moved = await storage.move("old/name.txt", "new/name.txt")
     assert moved.key == "new/name.txt"
@@ -440,8 +444,8 @@ async def test_move() -> None:
     assert storage.prefix_usage() == [PrefixUsage("new/", 1, 8)]
 
 
-async def test_move_replaces_destination() -> None:
-    storage = MemoryStorage()
+async def test_move_replaces_destination(make: Make) -> None:
+    storage = make()
     await storage.put("a", b"AAAA")
     await storage.put("b", b"bbbbbbbbbb")
     await storage.move("a", "b")
@@ -451,8 +455,8 @@ async def test_move_replaces_destination() -> None:
 
 
 @pytest.mark.parametrize("method", ["copy", "move"])
-async def test_copy_or_move_onto_itself_leaves_the_file_intact(method: str) -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=10))
+async def test_copy_or_move_onto_itself_leaves_the_file_intact(method: str, make: Make) -> None:
+    storage = make(MemoryConfig(max_size=10))
     put = await storage.put("a/x", b"0123456789", metadata={"m": "1"})
     result = await getattr(storage, method)("a/x", "a/x")
     assert result.key == "a/x"
@@ -468,8 +472,8 @@ async def test_copy_or_move_onto_itself_leaves_the_file_intact(method: str) -> N
 # ------------------------------------------------------------------- clear / close
 
 
-async def test_clear() -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=100))
+async def test_clear(make: Make) -> None:
+    storage = make(MemoryConfig(max_size=100))
     for key in ["a", "b/c", "d/e/f"]:
         await storage.put(key, b"x" * 20)
     await storage.clear()
@@ -481,13 +485,14 @@ async def test_clear() -> None:
     assert storage.usage == StorageUsage(1, 100, 100)
 
 
-async def test_close_then_everything_raises_closed() -> None:
-    storage = MemoryStorage()
+async def test_close_then_everything_raises_closed(make: Make) -> None:
+    storage = make()
+    name = class_name(storage)
     await storage.put("a", b"1")
-    assert repr(storage) == "MemoryStorage(files=1, used_bytes=1, max_size=None)"
+    assert repr(storage) == f"{name}(files=1, used_bytes=1, max_size=None)"
     await storage.close()
     assert storage.closed
-    assert repr(storage) == "MemoryStorage(closed)"
+    assert repr(storage) == f"{name}(closed)"
     await storage.close()  # idempotent
     calls: list[Callable[[], Any]] = [
         lambda: storage.put("a", b"2"),
@@ -503,20 +508,24 @@ async def test_close_then_everything_raises_closed() -> None:
         lambda: storage.move("a", "b"),
         lambda: storage.clear(),
     ]
+    closed = f"^this {name} is closed$"  # one message, naming the class the user holds
     for call in calls:
-        with pytest.raises(StorageClosedError):
+        with pytest.raises(StorageClosedError, match=closed):
             await call()
-    with pytest.raises(StorageClosedError):
+    with pytest.raises(StorageClosedError, match=closed):
         _ = storage.usage
-    with pytest.raises(StorageClosedError):
+    with pytest.raises(StorageClosedError, match=closed):
         storage.prefix_usage()
-    with pytest.raises(StorageClosedError):
+    with pytest.raises(StorageClosedError, match=closed):
         storage.subscribe(lambda e: None)
+    for query in (storage.get_usage, storage.get_prefix_usage, storage.count, storage.list_page):
+        with pytest.raises(StorageClosedError, match=closed):
+            await query()
     assert isinstance(StorageClosedError("x"), StorageError)
 
 
-async def test_close_during_a_stream_stores_nothing() -> None:
-    storage = MemoryStorage()
+async def test_close_during_a_stream_stores_nothing(make: Make) -> None:
+    storage = make()
 
     async def stream() -> AsyncIterator[bytes]:
         yield b"abc"
@@ -529,8 +538,8 @@ async def test_close_during_a_stream_stores_nothing() -> None:
     assert storage._engine.reserved_bytes == 0
 
 
-async def test_async_context_manager_closes() -> None:
-    async with MemoryStorage() as storage:
+async def test_async_context_manager_closes(make: Make) -> None:
+    async with make() as storage:
         await storage.put("a", b"1")
         assert await storage.get_bytes("a") == b"1"
     assert storage.closed
@@ -538,10 +547,14 @@ async def test_async_context_manager_closes() -> None:
         await storage.get_bytes("a")
 
 
-async def test_is_a_storage() -> None:
-    storage = MemoryStorage()
-    assert isinstance(storage, BaseStorage)
-    assert isinstance(storage, Storage)
+async def test_is_a_storage(make: Make) -> None:
+    storage = unwrap(make())
+    if isinstance(storage, SyncMemoryStorage):
+        assert isinstance(storage, SyncBaseStorage)
+        assert isinstance(storage, SyncStorage)
+    else:
+        assert isinstance(storage, BaseStorage)
+        assert isinstance(storage, Storage)
     assert "files=0" in repr(storage)
 
 
@@ -567,22 +580,22 @@ async def test_is_a_storage() -> None:
         ("trailingdot.", "application/octet-stream"),
     ],
 )
-async def test_content_type_is_guessed_from_the_extension(key: str, expected: str) -> None:
-    storage = MemoryStorage()
+async def test_content_type_is_guessed_from_the_extension(key: str, expected: str, make: Make) -> None:
+    storage = make()
     assert (await storage.put(key, b"x")).content_type == expected
     assert (await storage.put(key, agen(b"x"))).content_type == expected
     assert (await storage.info(key)).content_type == expected
 
 
-async def test_explicit_content_type_wins() -> None:
-    storage = MemoryStorage()
+async def test_explicit_content_type_wins(make: Make) -> None:
+    storage = make()
     file = await storage.put("a.txt", b"x", content_type="application/x-mine")
     assert file.content_type == "application/x-mine"
     assert (await storage.info("a.txt")).content_type == "application/x-mine"
 
 
-async def test_etag_is_quoted_md5_hex() -> None:
-    storage = MemoryStorage(MemoryConfig(chunk_size=8, offload_threshold=64))
+async def test_etag_is_quoted_md5_hex(make: Make) -> None:
+    storage = make(MemoryConfig(chunk_size=8, offload_threshold=64))
     data = bytes(range(256)) * 3
     expected = '"' + hashlib.md5(data).hexdigest() + '"'
     assert (await storage.put("a", data)).etag == expected
@@ -597,8 +610,8 @@ async def test_etag_is_quoted_md5_hex() -> None:
     assert expected.endswith('"')
 
 
-async def test_last_modified_is_timezone_aware_utc_and_moves_forward() -> None:
-    storage = MemoryStorage()
+async def test_last_modified_is_timezone_aware_utc_and_moves_forward(make: Make) -> None:
+    storage = make()
     first = await storage.put("k", b"1")
     assert first.last_modified is not None
     assert first.last_modified.tzinfo is not None
@@ -606,7 +619,7 @@ async def test_last_modified_is_timezone_aware_utc_and_moves_forward() -> None:
     await anyio.sleep(0.002)
     second = await storage.put("k", b"2")
     assert second.last_modified is not None
-    assert second.last_modified > first.last_modified
+    assert second.last_modified >= first.last_modified  # wall clocks may stand still (or step back)
     streamed = await storage.put("s", agen(b"x"))
     assert streamed.last_modified is not None
     assert streamed.last_modified.utcoffset() == timedelta(0)
@@ -615,8 +628,8 @@ async def test_last_modified_is_timezone_aware_utc_and_moves_forward() -> None:
 # ------------------------------------------------------------------ immutability
 
 
-async def test_mutating_the_metadata_dict_passed_in_changes_nothing() -> None:
-    storage = MemoryStorage()
+async def test_mutating_the_metadata_dict_passed_in_changes_nothing(make: Make) -> None:
+    storage = make()
     meta = {"author": "ann"}
     await storage.put("k", b"x", metadata=meta)
     meta["author"] = "bob"
@@ -628,8 +641,8 @@ async def test_mutating_the_metadata_dict_passed_in_changes_nothing() -> None:
     assert dict((await storage.info("s")).metadata) == {"a": "1"}
 
 
-async def test_returned_metadata_and_stored_file_cannot_be_mutated() -> None:
-    storage = MemoryStorage()
+async def test_returned_metadata_and_stored_file_cannot_be_mutated(make: Make) -> None:
+    storage = make()
     file = await storage.put("k", b"x", metadata={"author": "ann"})
     with pytest.raises(TypeError):
         file.metadata["author"] = "bob"  # type: ignore[index]
@@ -646,14 +659,14 @@ async def test_returned_metadata_and_stored_file_cannot_be_mutated() -> None:
     assert dict(copied.metadata) == {"author": "ann"}
 
 
-async def test_metadata_none_and_empty_give_an_empty_mapping() -> None:
-    storage = MemoryStorage()
+async def test_metadata_none_and_empty_give_an_empty_mapping(make: Make) -> None:
+    storage = make()
     assert dict((await storage.put("a", b"x")).metadata) == {}
     assert dict((await storage.put("b", b"x", metadata={})).metadata) == {}
 
 
-async def test_mutable_inputs_are_copied() -> None:
-    storage = MemoryStorage(MemoryConfig(offload_threshold=8))
+async def test_mutable_inputs_are_copied(make: Make) -> None:
+    storage = make(MemoryConfig(offload_threshold=8))
     small = bytearray(b"abc")
     large = bytearray(b"0123456789abcdef")  # above offload_threshold: copied in a thread
     backing = bytearray(b"view-data")
@@ -670,8 +683,8 @@ async def test_mutable_inputs_are_copied() -> None:
     assert (await storage.info("large")).etag == md5_etag(b"0123456789abcdef")
 
 
-async def test_mutable_stream_chunks_are_copied() -> None:
-    storage = MemoryStorage(MemoryConfig(chunk_size=4))
+async def test_mutable_stream_chunks_are_copied(make: Make) -> None:
+    storage = make(MemoryConfig(chunk_size=4))
     buf = bytearray(b"aaaa")
 
     async def reuse_buffer() -> AsyncIterator[bytearray]:
@@ -685,12 +698,12 @@ async def test_mutable_stream_chunks_are_copied() -> None:
     assert await chunks_of(storage, "k") == [b"aaaa", b"bbbb", b"cccc"]
 
 
-async def test_str_subclass_key_is_stored_as_plain_str() -> None:
+async def test_str_subclass_key_is_stored_as_plain_str(make: Make) -> None:
     class MyKey(str):
         def __str__(self) -> str:
             return "not the value"
 
-    storage = MemoryStorage()
+    storage = make()
     file = await storage.put(MyKey("a/b"), b"x")
     assert type(file.key) is str
     listed = [f async for f in storage.list()]
@@ -704,8 +717,8 @@ class Kind(str, enum.Enum):
     OWNER = "owner"
 
 
-async def test_str_enum_arguments_are_stored_by_value() -> None:
-    storage = MemoryStorage()
+async def test_str_enum_arguments_are_stored_by_value(make: Make) -> None:
+    storage = make()
     assert str(Kind.REPORT) != Kind.REPORT.value  # str() of a str enum is not its value
     file = await storage.put(Kind.REPORT, b"a,b", content_type=Kind.CSV, metadata={Kind.OWNER: Kind.CSV})
     assert file.key == "reports/2024.csv"
@@ -721,8 +734,8 @@ async def test_str_enum_arguments_are_stored_by_value() -> None:
     assert dict(copied.metadata) == {"owner": "text/csv"}
 
 
-async def test_key_of_max_length_is_accepted() -> None:
-    storage = MemoryStorage()
+async def test_key_of_max_length_is_accepted(make: Make) -> None:
+    storage = make()
     key = "k" * MAX_KEY_LENGTH
     await storage.put(key, b"x")
     assert await storage.get_bytes(key) == b"x"
@@ -730,8 +743,8 @@ async def test_key_of_max_length_is_accepted() -> None:
 
 
 @pytest.mark.parametrize("key", [".hidden", "a.b", "a/.hidden", "..x", "a/...", "x/", "a//b", " ", "é/ü"])
-async def test_unusual_but_valid_keys(key: str) -> None:
-    storage = MemoryStorage()
+async def test_unusual_but_valid_keys(key: str, make: Make) -> None:
+    storage = make()
     await storage.put(key, b"v")
     assert await storage.get_bytes(key) == b"v"
     assert await keys_of(storage) == [key]
@@ -740,8 +753,8 @@ async def test_unusual_but_valid_keys(key: str) -> None:
 # ------------------------------------------------------------------ usage
 
 
-async def test_usage_and_prefix_usage() -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=1000))
+async def test_usage_and_prefix_usage(make: Make) -> None:
+    storage = make(MemoryConfig(max_size=1000))
     assert storage.usage == StorageUsage(0, 0, 1000)
     assert storage.usage.free_bytes == 1000
     await storage.put("a/1", b"x" * 10)
@@ -770,8 +783,8 @@ async def test_usage_and_prefix_usage() -> None:
     assert storage.usage == StorageUsage(4, 121, 1000)
 
 
-async def test_usage_unlimited() -> None:
-    storage = MemoryStorage()
+async def test_usage_unlimited(make: Make) -> None:
+    storage = make()
     await storage.put("a", b"123")
     usage = storage.usage
     assert usage.max_size is None
@@ -782,8 +795,8 @@ async def test_usage_unlimited() -> None:
 # ------------------------------------------------------------------- events
 
 
-async def test_subscribe_delivers_an_event_after_every_change() -> None:
-    storage = MemoryStorage()
+async def test_subscribe_delivers_an_event_after_every_change(make: Make) -> None:
+    storage = make()
     events: list[StorageEvent] = []
     usage_seen: list[int] = []
 
@@ -819,8 +832,8 @@ async def test_subscribe_delivers_an_event_after_every_change() -> None:
     unsubscribe()  # safe twice
 
 
-async def test_failed_writes_emit_no_event() -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=5))
+async def test_failed_writes_emit_no_event(make: Make) -> None:
+    storage = make(MemoryConfig(max_size=5))
     events: list[StorageEvent] = []
     storage.subscribe(events.append)
     await storage.put("a", b"12345")
@@ -842,8 +855,10 @@ async def _failing_stream() -> AsyncIterator[bytes]:
     raise RuntimeError("boom")
 
 
-async def test_a_raising_subscriber_does_not_break_the_write(caplog: pytest.LogCaptureFixture) -> None:
-    storage = MemoryStorage()
+async def test_a_raising_subscriber_does_not_break_the_write(
+    caplog: pytest.LogCaptureFixture, make: Make
+) -> None:
+    storage = make()
     seen: list[str] = []
 
     def bad(event: StorageEvent) -> None:
@@ -861,8 +876,8 @@ async def test_a_raising_subscriber_does_not_break_the_write(caplog: pytest.LogC
     assert any(r.exc_info and r.exc_info[0] is ValueError for r in caplog.records)
 
 
-async def test_unsubscribing_one_callback_keeps_the_others() -> None:
-    storage = MemoryStorage()
+async def test_unsubscribing_one_callback_keeps_the_others(make: Make) -> None:
+    storage = make()
     a: list[str] = []
     b: list[str] = []
     unsub_a = storage.subscribe(lambda e: a.append(e.kind))
@@ -874,8 +889,8 @@ async def test_unsubscribing_one_callback_keeps_the_others() -> None:
     assert b == ["put", "delete"]
 
 
-async def test_events_come_from_the_thread_that_made_the_change() -> None:
-    storage = MemoryStorage()
+async def test_events_come_from_the_thread_that_made_the_change(make: Make) -> None:
+    storage = make()
     threads: list[int] = []
     storage.subscribe(lambda e: threads.append(threading.get_ident()))
 
@@ -893,8 +908,8 @@ async def test_events_come_from_the_thread_that_made_the_change() -> None:
 # -------------------------------------------------------------------- pickling
 
 
-async def test_stored_file_pickles() -> None:
-    storage = MemoryStorage()
+async def test_stored_file_pickles(make: Make) -> None:
+    storage = make()
     file = await storage.put("a/b.txt", b"hello", metadata={"x": "1", "y": "2"})
     clone = pickle.loads(pickle.dumps(file))
     assert clone == file
@@ -908,8 +923,8 @@ async def test_stored_file_pickles() -> None:
     assert dict(empty.metadata) == {}
 
 
-async def test_errors_pickle() -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=1))
+async def test_errors_pickle(make: Make) -> None:
+    storage = make(MemoryConfig(max_size=1))
     with pytest.raises(StorageQuotaExceededError) as quota:
         await storage.put("k", b"12")
     clone = pickle.loads(pickle.dumps(quota.value))
@@ -921,8 +936,8 @@ async def test_errors_pickle() -> None:
 
 
 @pytest.mark.anyio
-async def test_close_sends_one_last_close_event() -> None:
-    storage = MemoryStorage()
+async def test_close_sends_one_last_close_event(make: Make) -> None:
+    storage = make()
     events: list[tuple[str, str | None]] = []
     storage.subscribe(lambda e: events.append((e.kind, e.key)))
     await storage.put("a", b"1")

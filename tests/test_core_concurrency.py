@@ -26,6 +26,7 @@ from memstore import (
     StorageQuotaExceededError,
     StorageUsage,
 )
+from tests.faces import Make
 
 KEYS = [f"{d}/{i}" for d in ("a", "b", "c") for i in range(5)] + ["x", "y"]
 
@@ -143,9 +144,9 @@ def sample_ledger(storage: MemoryStorage, max_size: int, stop: threading.Event, 
 
 
 @pytest.mark.anyio
-async def test_many_tasks_keep_the_ledger_exact() -> None:
+async def test_many_tasks_keep_the_ledger_exact(make: Make) -> None:
     max_size = 3000
-    storage = MemoryStorage(MemoryConfig(max_size=max_size, chunk_size=64, offload_threshold=256))
+    storage = make(MemoryConfig(max_size=max_size, chunk_size=64, offload_threshold=256))
     monitor = Monitor(storage)
     peak = 0
 
@@ -178,8 +179,8 @@ async def test_many_tasks_keep_the_ledger_exact() -> None:
 
 
 @pytest.mark.anyio
-async def test_concurrent_puts_fill_the_quota_exactly() -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=50 * 60))
+async def test_concurrent_puts_fill_the_quota_exactly(make: Make) -> None:
+    storage = make(MemoryConfig(max_size=50 * 60))
     outcomes: list[bool] = []
 
     async def put(i: int) -> None:
@@ -199,8 +200,8 @@ async def test_concurrent_puts_fill_the_quota_exactly() -> None:
 
 
 @pytest.mark.anyio
-async def test_concurrent_streams_never_overshoot() -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=50 * 60))
+async def test_concurrent_streams_never_overshoot(make: Make) -> None:
+    storage = make(MemoryConfig(max_size=50 * 60))
     monitor = Monitor(storage)
     stored: list[int] = []
 
@@ -221,8 +222,8 @@ async def test_concurrent_streams_never_overshoot() -> None:
 
 
 @pytest.mark.anyio
-async def test_concurrent_moves_and_copies_between_the_same_keys() -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=1000))
+async def test_concurrent_moves_and_copies_between_the_same_keys(make: Make) -> None:
+    storage = make(MemoryConfig(max_size=1000))
     await storage.put("a", b"A" * 300)
     await storage.put("b", b"B" * 200)
 
@@ -253,9 +254,9 @@ async def test_concurrent_moves_and_copies_between_the_same_keys() -> None:
 
 
 @pytest.mark.parametrize("backends", [("asyncio",), ("trio",), ("asyncio", "trio")], ids="+".join)
-def test_many_threads_with_their_own_loops(backends: tuple[str, ...]) -> None:
+def test_many_threads_with_their_own_loops(backends: tuple[str, ...], make: Make) -> None:
     max_size = 3000
-    storage = MemoryStorage(MemoryConfig(max_size=max_size, chunk_size=64, offload_threshold=256))
+    storage = make(MemoryConfig(max_size=max_size, chunk_size=64, offload_threshold=256))
     monitor = Monitor(storage)
     stop = threading.Event()
     ledger_errors: list[str] = []
@@ -296,8 +297,8 @@ def test_many_threads_with_their_own_loops(backends: tuple[str, ...]) -> None:
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
-def test_threads_fill_the_quota_exactly(backend: str) -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=50 * 100))
+def test_threads_fill_the_quota_exactly(backend: str, make: Make) -> None:
+    storage = make(MemoryConfig(max_size=50 * 100))
     results: list[bool] = []
     lock = threading.Lock()
     barrier = threading.Barrier(8)
@@ -329,9 +330,9 @@ def test_threads_fill_the_quota_exactly(backend: str) -> None:
 
 
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
-def test_threads_streaming_at_once_never_overshoot(backend: str) -> None:
+def test_threads_streaming_at_once_never_overshoot(backend: str, make: Make) -> None:
     max_size = 2000
-    storage = MemoryStorage(MemoryConfig(max_size=max_size))
+    storage = make(MemoryConfig(max_size=max_size))
     stop = threading.Event()
     ledger_errors: list[str] = []
     stored: list[int] = []

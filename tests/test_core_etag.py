@@ -9,8 +9,9 @@ import threading
 
 import pytest
 
-from memstore import MemoryConfig, MemoryStorage, StoredFile
+from memstore import MemoryConfig, StoredFile
 from memstore.types import LAZY_ETAG_LIMIT
+from tests.faces import Make
 
 pytestmark = pytest.mark.anyio
 
@@ -20,24 +21,24 @@ def md5_etag(data: bytes) -> str:
 
 
 @pytest.mark.parametrize("size", [0, 1, 1024, LAZY_ETAG_LIMIT, LAZY_ETAG_LIMIT + 1, 3 * 1024 * 1024])
-async def test_etag_is_the_md5_of_the_contents_at_every_size(size: int) -> None:
-    storage = MemoryStorage(MemoryConfig(offload_threshold=1024 * 1024))
+async def test_etag_is_the_md5_of_the_contents_at_every_size(size: int, make: Make) -> None:
+    storage = make(MemoryConfig(offload_threshold=1024 * 1024))
     data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
     stored = await storage.put("f.bin", data)
     assert stored.etag == md5_etag(data)
     assert (await storage.info("f.bin")).etag == md5_etag(data)
 
 
-async def test_an_old_stored_file_keeps_the_etag_of_the_old_contents() -> None:
-    storage = MemoryStorage()
+async def test_an_old_stored_file_keeps_the_etag_of_the_old_contents(make: Make) -> None:
+    storage = make()
     first = await storage.put("a", b"one")
     await storage.put("a", b"two")
     await storage.delete("a")
     assert first.etag == md5_etag(b"one")  # read only now, after the overwrite and delete
 
 
-async def test_copies_and_moves_carry_the_same_etag() -> None:
-    storage = MemoryStorage()
+async def test_copies_and_moves_carry_the_same_etag(make: Make) -> None:
+    storage = make()
     await storage.put("a", b"payload")
     copied = await storage.copy("a", "b")
     moved = await storage.move("b", "c")
@@ -45,8 +46,8 @@ async def test_copies_and_moves_carry_the_same_etag() -> None:
     assert (await storage.info("c")).etag == md5_etag(b"payload")
 
 
-async def test_equality_hash_repr_pickle_and_replace_see_the_etag() -> None:
-    storage = MemoryStorage()
+async def test_equality_hash_repr_pickle_and_replace_see_the_etag(make: Make) -> None:
+    storage = make()
     stored = await storage.put("a.txt", b"hi", metadata={"k": "v"})
     plain = StoredFile("a.txt", 2, "text/plain", md5_etag(b"hi"), stored.last_modified, {"k": "v"})
     assert stored == plain
@@ -62,8 +63,8 @@ async def test_equality_hash_repr_pickle_and_replace_see_the_etag() -> None:
         stored.etag = "x"  # type: ignore[misc]
 
 
-async def test_many_threads_reading_a_fresh_etag_agree() -> None:
-    storage = MemoryStorage()
+async def test_many_threads_reading_a_fresh_etag_agree(make: Make) -> None:
+    storage = make()
     stored = await storage.put("a", b"z" * 5000)
     seen: list[str | None] = []
     threads = [threading.Thread(target=lambda: seen.append(stored.etag)) for _ in range(16)]

@@ -23,6 +23,7 @@ from memstore import (
     StorageUsage,
     StoredFile,
 )
+from tests.faces import Make, async_only
 
 pytestmark = pytest.mark.anyio
 
@@ -187,8 +188,9 @@ async def test_a_stream_cancelled_from_another_task_leaves_everything_as_before(
     assert storage._engine.reserved_bytes == 0
 
 
-async def test_cancelled_while_a_large_chunk_is_hashed_in_a_thread() -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=64 * MiB, offload_threshold=64 * 1024))
+@async_only("cancels a task of the caller's event loop; a sync put has no task to cancel")
+async def test_cancelled_while_a_large_chunk_is_hashed_in_a_thread(make: Make) -> None:
+    storage = make(MemoryConfig(max_size=64 * MiB, offload_threshold=64 * 1024))
     await storage.put("existing", b"old")
     before = await state_of(storage)
     big = b"z" * (8 * MiB)
@@ -204,9 +206,10 @@ async def test_cancelled_while_a_large_chunk_is_hashed_in_a_thread() -> None:
     assert storage._engine.reserved_bytes == 0
 
 
+@async_only("cancels a task of the caller's event loop; a sync put has no task to cancel")
 @pytest.mark.parametrize("kind", ["bytes", "bytearray", "memoryview"])
-async def test_cancelled_large_put_stores_nothing(kind: str) -> None:
-    storage = MemoryStorage(MemoryConfig(offload_threshold=1024))
+async def test_cancelled_large_put_stores_nothing(kind: str, make: Make) -> None:
+    storage = make(MemoryConfig(offload_threshold=1024))
     await storage.put("existing", b"old")
     before = await state_of(storage)
     payload = b"p" * (4 * MiB)
@@ -313,8 +316,9 @@ async def loop_ticks_during(op: Callable[[], Awaitable[object]]) -> int:
     return during
 
 
+@async_only("measures the caller's event loop, which a sync call blocks by design")
 @pytest.mark.parametrize("kind", ["bytes", "bytearray", "stream"])
-async def test_a_large_put_keeps_the_event_loop_running(kind: str) -> None:
+async def test_a_large_put_keeps_the_event_loop_running(kind: str, make: Make) -> None:
     payload = b"L" * (16 * MiB)
 
     def data() -> Any:
@@ -324,14 +328,14 @@ async def test_a_large_put_keeps_the_event_loop_running(kind: str) -> None:
             return bytearray(payload)
         return _stream(payload[: 8 * MiB], payload[8 * MiB :])
 
-    offloading = MemoryStorage(MemoryConfig(offload_threshold=MiB))
+    offloading = make(MemoryConfig(offload_threshold=MiB))
     assert await loop_ticks_during(lambda: offloading.put("big", data())) > 0
     assert await offloading.get_bytes("big") == payload
     assert (await offloading.info("big")).etag == '"' + hashlib.md5(payload).hexdigest() + '"'
     if kind != "stream":
         # the same put done inline (threshold above the size) never lets the heartbeat run:
         # this is what the test above tells apart
-        inline = MemoryStorage(MemoryConfig(offload_threshold=64 * MiB))
+        inline = make(MemoryConfig(offload_threshold=64 * MiB))
         assert await loop_ticks_during(lambda: inline.put("big", data())) == 0
         assert await inline.get_bytes("big") == payload
 
@@ -341,8 +345,9 @@ async def _stream(*chunks: bytes) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def test_a_stream_of_many_small_chunks_lets_other_tasks_run() -> None:
-    storage = MemoryStorage(MemoryConfig(offload_threshold=64 * 1024))
+@async_only("measures the caller's event loop, which a sync call blocks by design")
+async def test_a_stream_of_many_small_chunks_lets_other_tasks_run(make: Make) -> None:
+    storage = make(MemoryConfig(offload_threshold=64 * 1024))
     chunks = [b"s" * 1024] * 1024  # 1 MiB in 1 KiB chunks, none of them large
 
     async def stream() -> AsyncIterator[bytes]:
@@ -353,16 +358,17 @@ async def test_a_stream_of_many_small_chunks_lets_other_tasks_run() -> None:
     assert (await storage.info("k")).size == MiB
 
 
-async def test_a_small_put_stays_inline() -> None:
-    storage = MemoryStorage()
+async def test_a_small_put_stays_inline(make: Make) -> None:
+    storage = make()
     assert await loop_ticks_during(lambda: storage.put("small", b"s" * 1024)) == 0
     assert await loop_ticks_during(lambda: storage.put("small2", bytearray(1024))) == 0
     assert await storage.get_bytes("small") == b"s" * 1024
 
 
+@async_only("measures the caller's event loop, which a sync call blocks by design")
 @pytest.mark.parametrize("parts", [256, 4, 2])
-async def test_get_bytes_of_a_large_streamed_file_keeps_the_loop_running(parts: int) -> None:
-    storage = MemoryStorage(MemoryConfig(chunk_size=64 * 1024, offload_threshold=MiB))
+async def test_get_bytes_of_a_large_streamed_file_keeps_the_loop_running(parts: int, make: Make) -> None:
+    storage = make(MemoryConfig(chunk_size=64 * 1024, offload_threshold=MiB))
     part = b"g" * (16 * MiB // parts)
     await storage.put("k", _stream(*[part] * parts))  # 16 MiB kept as received
 
@@ -372,8 +378,8 @@ async def test_get_bytes_of_a_large_streamed_file_keeps_the_loop_running(parts: 
     assert await loop_ticks_during(read) > 0
 
 
-async def test_a_streamed_put_does_not_hold_two_copies_of_the_payload() -> None:
-    storage = MemoryStorage()
+async def test_a_streamed_put_does_not_hold_two_copies_of_the_payload(make: Make) -> None:
+    storage = make()
     n, chunk = 32, MiB
     payload_size = n * chunk
 
@@ -396,8 +402,8 @@ async def test_a_streamed_put_does_not_hold_two_copies_of_the_payload() -> None:
 
 
 @pytest.mark.anyio
-async def test_a_bytearray_cannot_be_resized_while_put_copies_it() -> None:
-    storage = MemoryStorage(MemoryConfig(offload_threshold=1024))
+async def test_a_bytearray_cannot_be_resized_while_put_copies_it(make: Make) -> None:
+    storage = make(MemoryConfig(offload_threshold=1024))
     data = bytearray(b"x" * 4 * 1024 * 1024)
     errors: list[BaseException] = []
 

@@ -16,6 +16,7 @@ from memstore import (
     StorageQuotaExceededError,
     StorageUsage,
 )
+from tests.faces import Make, async_only
 
 pytestmark = pytest.mark.anyio
 
@@ -48,8 +49,8 @@ async def assert_exact(storage: MemoryStorage) -> None:
     assert per_prefix == {p: (c, b) for p, (c, b) in expected.items()}
 
 
-async def test_used_bytes_is_the_sum_of_sizes_after_every_step() -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=1000))
+async def test_used_bytes_is_the_sum_of_sizes_after_every_step(make: Make) -> None:
+    storage = make(MemoryConfig(max_size=1000))
     steps: list[Callable[[], Awaitable[Any]]] = [
         lambda: storage.put("a", b"x" * 100),
         lambda: storage.put("b/1", bytearray(200)),
@@ -74,8 +75,8 @@ async def test_used_bytes_is_the_sum_of_sizes_after_every_step() -> None:
         assert storage.usage.used_bytes == used
 
 
-async def test_overwrite_counts_the_difference() -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=100))
+async def test_overwrite_counts_the_difference(make: Make) -> None:
+    storage = make(MemoryConfig(max_size=100))
     await storage.put("a", b"x" * 80)
     await storage.put("b", b"x" * 10)
     await storage.put("a", b"x" * 90)  # +10: exactly full
@@ -88,15 +89,15 @@ async def test_overwrite_counts_the_difference() -> None:
     await assert_exact(storage)
 
 
-async def test_exactly_at_the_limit_fits_one_more_byte_does_not() -> None:
+async def test_exactly_at_the_limit_fits_one_more_byte_does_not(make: Make) -> None:
     for data in (b"x" * 64, bytearray(64), memoryview(b"x" * 64)):
-        storage = MemoryStorage(MemoryConfig(max_size=64))
+        storage = make(MemoryConfig(max_size=64))
         await storage.put("k", data)
         assert storage.usage.free_bytes == 0
         with pytest.raises(StorageQuotaExceededError):
             await storage.put("k2", b"x")
         await assert_exact(storage)
-    storage = MemoryStorage(MemoryConfig(max_size=64))
+    storage = make(MemoryConfig(max_size=64))
     with pytest.raises(StorageQuotaExceededError):
         await storage.put("k", b"x" * 65)
     with pytest.raises(StorageQuotaExceededError):
@@ -105,8 +106,8 @@ async def test_exactly_at_the_limit_fits_one_more_byte_does_not() -> None:
     assert storage.usage == StorageUsage(1, 64, 64)
 
 
-async def test_max_size_zero_stores_only_empty_files() -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=0))
+async def test_max_size_zero_stores_only_empty_files(make: Make) -> None:
+    storage = make(MemoryConfig(max_size=0))
     await storage.put("empty", b"")
     await storage.put("empty2", agen(b"", b""))
     await storage.copy("empty", "empty3")
@@ -118,8 +119,8 @@ async def test_max_size_zero_stores_only_empty_files() -> None:
     await assert_exact(storage)
 
 
-async def test_copy_counts_the_new_copy() -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=100))
+async def test_copy_counts_the_new_copy(make: Make) -> None:
+    storage = make(MemoryConfig(max_size=100))
     await storage.put("a", b"x" * 50)
     await storage.copy("a", "b")
     assert storage.usage == StorageUsage(2, 100, 100)
@@ -131,8 +132,8 @@ async def test_copy_counts_the_new_copy() -> None:
     await assert_exact(storage)
 
 
-async def test_copy_onto_an_existing_key_counts_the_difference() -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=100))
+async def test_copy_onto_an_existing_key_counts_the_difference(make: Make) -> None:
+    storage = make(MemoryConfig(max_size=100))
     await storage.put("a", b"x" * 50)
     await storage.put("b", b"y" * 40)
     await storage.copy("a", "b")  # +10
@@ -143,8 +144,8 @@ async def test_copy_onto_an_existing_key_counts_the_difference() -> None:
     await assert_exact(storage)
 
 
-async def test_move_onto_an_existing_key_frees_its_bytes() -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=100))
+async def test_move_onto_an_existing_key_frees_its_bytes(make: Make) -> None:
+    storage = make(MemoryConfig(max_size=100))
     await storage.put("a", b"x" * 60)
     await storage.put("b", b"y" * 40)
     moved = await storage.move("a", "b")  # works even though the storage is full
@@ -156,16 +157,16 @@ async def test_move_onto_an_existing_key_frees_its_bytes() -> None:
     await assert_exact(storage)
 
 
-async def test_move_never_needs_quota() -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=10))
+async def test_move_never_needs_quota(make: Make) -> None:
+    storage = make(MemoryConfig(max_size=10))
     await storage.put("a", b"x" * 10)
     await storage.move("a", "b/c")
     assert storage.usage == StorageUsage(1, 10, 10)
     await assert_exact(storage)
 
 
-async def test_quota_error_names_limit_used_and_requested() -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=1_000_000))
+async def test_quota_error_names_limit_used_and_requested(make: Make) -> None:
+    storage = make(MemoryConfig(max_size=1_000_000))
     await storage.put("a", b"x" * 800_000)
     with pytest.raises(StorageQuotaExceededError) as info:
         await storage.put("big.bin", b"y" * 300_000)
@@ -186,8 +187,8 @@ async def test_quota_error_names_limit_used_and_requested() -> None:
 
 
 @pytest.mark.parametrize("kind", ["bytes", "bytearray", "memoryview", "stream", "copy"])
-async def test_quota_error_attributes_for_every_kind_of_write(kind: str) -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=100, offload_threshold=16))
+async def test_quota_error_attributes_for_every_kind_of_write(kind: str, make: Make) -> None:
+    storage = make(MemoryConfig(max_size=100, offload_threshold=16))
     await storage.put("src", b"s" * 70)
     payload = b"p" * 40
     data: Any = {
@@ -209,8 +210,8 @@ async def test_quota_error_attributes_for_every_kind_of_write(kind: str) -> None
     await assert_exact(storage)
 
 
-async def test_streamed_put_reserves_chunk_by_chunk() -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=100))
+async def test_streamed_put_reserves_chunk_by_chunk(make: Make) -> None:
+    storage = make(MemoryConfig(max_size=100))
     engine = storage._engine
     reserved: list[int] = []
 
@@ -226,8 +227,9 @@ async def test_streamed_put_reserves_chunk_by_chunk() -> None:
     assert storage.usage.used_bytes == 40
 
 
-async def test_two_concurrent_streams_cannot_together_exceed_the_quota() -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=100))
+@async_only("interleaves two streams on one event loop; a sync put blocks its thread until done")
+async def test_two_concurrent_streams_cannot_together_exceed_the_quota(make: Make) -> None:
+    storage = make(MemoryConfig(max_size=100))
     engine = storage._engine
     sent: dict[str, int] = {"a": 0, "b": 0}
     closed: dict[str, bool] = {"a": False, "b": False}
@@ -271,8 +273,8 @@ async def test_two_concurrent_streams_cannot_together_exceed_the_quota() -> None
     await assert_exact(storage)
 
 
-async def test_many_concurrent_streams_never_exceed_the_quota() -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=1000))
+async def test_many_concurrent_streams_never_exceed_the_quota(make: Make) -> None:
+    storage = make(MemoryConfig(max_size=1000))
     engine = storage._engine
     peak = 0
     stored: list[int] = []
@@ -301,8 +303,8 @@ async def test_many_concurrent_streams_never_exceed_the_quota() -> None:
     await assert_exact(storage)
 
 
-async def test_reservations_are_released_when_a_stream_fails() -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=100))
+async def test_reservations_are_released_when_a_stream_fails(make: Make) -> None:
+    storage = make(MemoryConfig(max_size=100))
 
     async def too_big() -> AsyncIterator[bytes]:
         for _ in range(15):
@@ -324,8 +326,8 @@ async def test_reservations_are_released_when_a_stream_fails() -> None:
     await assert_exact(storage)
 
 
-async def test_a_streamed_overwrite_is_credited_with_the_old_size() -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=100))
+async def test_a_streamed_overwrite_is_credited_with_the_old_size(make: Make) -> None:
+    storage = make(MemoryConfig(max_size=100))
     await storage.put("k", b"o" * 80)
     await storage.put("other", b"p" * 20)
     await storage.put("k", agen(*([b"n" * 10] * 8), pause=True))  # same size: fits in a full store
@@ -336,8 +338,8 @@ async def test_a_streamed_overwrite_is_credited_with_the_old_size() -> None:
     await assert_exact(storage)
 
 
-async def test_clear_and_delete_free_quota() -> None:
-    storage = MemoryStorage(MemoryConfig(max_size=50))
+async def test_clear_and_delete_free_quota(make: Make) -> None:
+    storage = make(MemoryConfig(max_size=50))
     await storage.put("a", b"x" * 50)
     await storage.delete("a")
     await storage.put("b", b"x" * 50)
@@ -347,8 +349,8 @@ async def test_clear_and_delete_free_quota() -> None:
     await assert_exact(storage)
 
 
-async def test_unlimited_storage_never_refuses() -> None:
-    storage = MemoryStorage()
+async def test_unlimited_storage_never_refuses(make: Make) -> None:
+    storage = make()
     for i in range(20):
         await storage.put(f"k{i}", b"x" * 100_000)
     await storage.copy("k0", "copy")

@@ -29,13 +29,13 @@ from hypothesis.stateful import (
 from memstore import (
     InvalidKeyError,
     MemoryConfig,
-    MemoryStorage,
     PrefixUsage,
     StorageFileNotFoundError,
     StorageQuotaExceededError,
     StorageUsage,
     validate_key,
 )
+from tests.faces import FACES, make_factory
 
 KEYS = ["a", "b", "ab", "a/1", "a/2", "a/1/x", "b/x/y", "é", "c.txt"]
 PREFIXES = ["", "a", "a/", "a/1", "b", "b/", "c", "é", "z"]
@@ -87,13 +87,15 @@ class StorageMachine(RuleBasedStateMachine):
     """Drives one MemoryStorage through a blocking portal and mirrors it in a dict."""
 
     portal: BlockingPortal  # set by a subclass per backend
+    face = "async"  # set by a subclass: the face under test (tests/faces.py)
 
     def __init__(self) -> None:
         super().__init__()
         self.model: dict[str, bytes] = {}
         self.max_size: int | None = None
         self.chunk_size = 1
-        self.storage = MemoryStorage()
+        self.make, self.close_all = make_factory(self.face)
+        self.storage = self.make()
 
     # ------------------------------------------------------------ model helpers
     @property
@@ -122,9 +124,7 @@ class StorageMachine(RuleBasedStateMachine):
     def setup(self, max_size: int | None, chunk_size: int) -> None:
         self.max_size = max_size
         self.chunk_size = chunk_size
-        self.storage = MemoryStorage(
-            MemoryConfig(max_size=max_size, chunk_size=chunk_size, offload_threshold=32)
-        )
+        self.storage = self.make(MemoryConfig(max_size=max_size, chunk_size=chunk_size, offload_threshold=32))
 
     @rule(key=keys, data=payloads, kind=chunk_types, meta=st.booleans())
     def put(self, key: str, data: bytes, kind: Any, meta: bool) -> None:
@@ -170,6 +170,7 @@ class StorageMachine(RuleBasedStateMachine):
         with pytest.raises(expected):
             self.portal.call(lambda: self.storage.put(key, stream(chunks, bytes, pause, fail=True)))
 
+    @precondition(lambda self: self.face == "async")  # a sync put has no task to cancel
     @rule(key=keys, data=payloads, cuts=st.lists(st.integers(0, 60), max_size=4), after=st.integers(0, 5))
     def put_cancelled_stream(self, key: str, data: bytes, cuts: list[int], after: int) -> None:
         chunks = split(data, cuts)
@@ -294,6 +295,7 @@ class StorageMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         self.portal.call(self.storage.close)
+        self.close_all()
 
 
 @contextmanager
@@ -302,12 +304,14 @@ def portal_for(backend: str) -> Iterator[BlockingPortal]:
         yield portal
 
 
+@pytest.mark.parametrize("face_under_test", FACES)
 @pytest.mark.parametrize("backend", ["asyncio", "trio"])
-def test_storage_matches_a_dict_model(backend: str) -> None:
+def test_storage_matches_a_dict_model(backend: str, face_under_test: str) -> None:
     with portal_for(backend) as backend_portal:
 
         class Machine(StorageMachine):
             portal = backend_portal
+            face = face_under_test
 
         run_state_machine_as_test(
             Machine,
@@ -346,8 +350,12 @@ valid_keys = st.one_of(
     prefix=st.one_of(st.just(""), st.text(key_chars, max_size=3)),
     limit=st.one_of(st.none(), st.integers(0, 50)),
 )
-async def test_list_is_in_key_order(stored: list[str], prefix: str, limit: int | None) -> None:
-    storage = MemoryStorage()
+@pytest.mark.parametrize("face_under_test", FACES)
+async def test_list_is_in_key_order(
+    stored: list[str], prefix: str, limit: int | None, face_under_test: str
+) -> None:
+    make, close_all = make_factory(face_under_test)
+    storage = make()
     for key in stored:
         await storage.put(key, key.encode("utf-8"))
     expected = sorted(k for k in stored if k.startswith(prefix))
@@ -355,3 +363,4 @@ async def test_list_is_in_key_order(stored: list[str], prefix: str, limit: int |
         expected = expected[:limit]
     assert [f.key async for f in storage.list(prefix, limit=limit)] == expected
     assert [f.key async for f in storage.list()] == sorted(stored)
+    close_all()

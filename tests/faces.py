@@ -1,0 +1,114 @@
+"""One behaviour suite for both faces: storage factories for the contract tests.
+
+The core's behaviour tests are written once against the async API. The ``make``
+fixture (see ``conftest.py``) runs each of them twice: on :class:`~memstore.MemoryStorage`
+itself, and on :class:`~memstore.SyncMemoryStorage` through :class:`AsyncOverSync`, an
+adapter that calls the sync face's blocking methods from the test's coroutine. Every
+assertion then checks what a sync user observes. A later backend adds its factories
+here and runs the same suite unchanged.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, cast
+
+import pytest
+
+from memstore import MemoryConfig, MemoryStorage, SyncMemoryStorage
+
+__all__ = ["FACES", "AsyncOverSync", "Make", "async_only", "class_name", "make_factory", "unwrap"]
+
+FACES = ("async", "sync")
+
+Make = Callable[..., MemoryStorage]
+"""``make(config=None)``: a new storage of the face under test, with the async API (typed as
+the async class, whose API :class:`AsyncOverSync` serves for the sync face)."""
+
+
+class AsyncOverSync:
+    """The async API of a storage, served by its synchronous face.
+
+    Coroutine methods call the sync method directly (blocking the test's loop for the
+    call, as a sync caller would block its thread); async iterators iterate the sync
+    face's iterators. Everything else (``usage``, ``subscribe``, ``closed`` ...) is the
+    sync face's own attribute.
+    """
+
+    def __init__(self, sync: SyncMemoryStorage) -> None:
+        self.sync = sync
+
+    def __repr__(self) -> str:
+        return repr(self.sync)
+
+    async def __aenter__(self) -> AsyncOverSync:
+        self.sync.__enter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.sync.__exit__(None, None, None)
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self.sync, name)
+        twin = getattr(MemoryStorage, name, None)
+        if inspect.iscoroutinefunction(twin):
+
+            async def call(*args: Any, **kwargs: Any) -> Any:
+                return target(*args, **kwargs)
+
+            call.__name__ = name
+            return call
+        if inspect.isasyncgenfunction(twin):
+
+            def iterate(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+                return _aiter(target(*args, **kwargs))
+
+            iterate.__name__ = name
+            return iterate
+        return target
+
+
+async def _aiter(iterator: Iterator[Any]) -> AsyncIterator[Any]:
+    try:
+        for item in iterator:
+            yield item
+    finally:
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
+
+
+def make_factory(face: str) -> tuple[Make, Callable[[], None]]:
+    """A factory of storages of ``face``, and a function that closes what it made."""
+    made: list[Any] = []
+
+    def make(config: MemoryConfig | None = None) -> MemoryStorage:
+        if face == "async":
+            storage: Any = MemoryStorage(config)
+        else:
+            storage = AsyncOverSync(SyncMemoryStorage(config))
+        made.append(storage)
+        return cast(MemoryStorage, storage)
+
+    def close_all() -> None:
+        for storage in made:
+            if face == "sync":
+                storage.sync.close()
+
+    return make, close_all
+
+
+def unwrap(storage: Any) -> Any:
+    """The storage object a user of the face under test holds."""
+    return storage.sync if isinstance(storage, AsyncOverSync) else storage
+
+
+def class_name(storage: Any) -> str:
+    """The name of the class a user of the face under test holds."""
+    return type(unwrap(storage)).__name__
+
+
+def async_only(reason: str) -> pytest.MarkDecorator:
+    """Mark a contract test that only the async face can run, saying why."""
+    return pytest.mark.async_only(reason=reason)
