@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # memstore's one entry point for people and CI.
 #   ./dev.sh demo        set up .venv and run the tour (the main job)
-#   ./dev.sh test        set up and run everything CI checks: ruff, mypy, the codegen check, pytest, docs
+#   ./dev.sh test        set up and run everything CI checks: `check`, the docs, then all of pytest with coverage
+#   ./dev.sh check       the fast loop (seconds): ruff, ruff format --check, mypy, the generator check
+#   ./dev.sh fix         ruff check --fix, ruff format, then regenerate the sync files
+#   ./dev.sh gen         regenerate memstore/*/_sync.py from their _async.py sources
+#   ./dev.sh test-fast   pytest without the browser and kernel tests (arguments go to pytest)
 #   ./dev.sh notebooks   open the notebooks in JupyterLab
 #   ./dev.sh bench       run the benchmarks
 #   ./dev.sh docs        build the documentation into docs/_build/html
@@ -11,6 +15,8 @@ cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
 VENV=.venv
 VPY=$VENV/bin/python
+FORMATTED=(memstore tests benchmarks tools docs)  # what `ruff format` owns
+export RUFF="$PWD/$VENV/bin/ruff"  # the generator formats with the venv's pinned ruff, whatever Python runs it
 
 setup() {  # setup EXTRAS: create the venv and install memstore with those extras (cached by a stamp)
   local extras=$1
@@ -18,13 +24,25 @@ setup() {  # setup EXTRAS: create the venv and install memstore with those extra
     echo "== creating $VENV"
     "$PY" -m venv "$VENV"
   fi
-  local stamp="$VENV/.setup-stamp-${extras//,/-}"
-  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  if ! stamp_covers "$extras"; then
     echo "== installing memstore[$extras] into $VENV"
     "$VPY" -m pip install --quiet --disable-pip-version-check --upgrade pip
     "$VPY" -m pip install --quiet --disable-pip-version-check -e ".[$extras]"
-    touch "$stamp"
+    touch "$VENV/.setup-stamp-${extras//,/-}"
   fi
+}
+
+stamp_covers() {  # stamp_covers EXTRAS: a stamp newer than pyproject.toml has every one of EXTRAS
+  local stamp have extra
+  for stamp in "$VENV"/.setup-stamp-*; do
+    [ -f "$stamp" ] && [ "$stamp" -nt pyproject.toml ] || continue
+    have="-${stamp##*/.setup-stamp-}-"
+    for extra in ${1//,/ }; do
+      [[ $have == *"-$extra-"* ]] || continue 2
+    done
+    return 0
+  done
+  return 1
 }
 
 need_chromium() {  # the browser tests drive Debian's Chromium through Playwright
@@ -34,6 +52,42 @@ need_chromium() {  # the browser tests drive Debian's Chromium through Playwrigh
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+}
+
+python_for() {  # python_for 3.X: print a python3.X that runs here, or fail
+  local version=$1 exe release
+  exe=$(command -v "python$version") || return 1
+  if "$exe" -c '' 2>/dev/null; then echo "$exe"; return 0; fi
+  # a pyenv shim of a version that is installed but not selected: ask pyenv for it
+  command -v pyenv >/dev/null || return 1
+  release=$(pyenv versions --bare 2>/dev/null | grep -E "^${version//./\\.}\.[0-9]+$" | sort -t. -k3,3n | tail -n 1)
+  [ -n "$release" ] || return 1
+  exe=$(PYENV_VERSION=$release pyenv which "python$version" 2>/dev/null) || return 1
+  "$exe" -c '' 2>/dev/null && echo "$exe"
+}
+
+gen_pythons() {  # the lowest and the highest of python3.10 .. 3.13 found, else the venv's python
+  local found=() version exe
+  for version in 3.10 3.11 3.12 3.13; do
+    if exe=$(python_for "$version"); then found+=("$exe"); fi
+  done
+  if [ ${#found[@]} -ge 2 ]; then
+    printf '%s\n' "${found[0]}" "${found[${#found[@]}-1]}"
+  else
+    echo "$VPY"
+  fi
+}
+
+check() {  # the fast loop: lint, format, types, and the generated files on the lowest and highest Python
+  setup test
+  echo "== ruff";        "$VPY" -m ruff check .
+  echo "== ruff format"; "$VPY" -m ruff format --check "${FORMATTED[@]}"
+  echo "== mypy";        "$VPY" -m mypy
+  local exe
+  while read -r exe; do
+    echo "== generator check ($("$exe" -c 'import sys; print("Python %d.%d" % sys.version_info[:2])'))"
+    "$exe" tools/async_to_sync.py --check
+  done < <(gen_pythons)
 }
 
 cmd=${1:-help}
@@ -46,12 +100,26 @@ case "$cmd" in
   test)
     setup test,docs,bench
     need_chromium
-    echo "== ruff";    "$VPY" -m ruff check .
-    echo "== ruff format"; "$VPY" -m ruff format --check memstore tests benchmarks tools docs
-    echo "== codegen"; "$VPY" -m memstore._codegen --check
-    echo "== mypy";    "$VPY" -m mypy
+    check
     echo "== docs";    "$VPY" -m sphinx -W --keep-going -q -b html docs docs/_build/html
-    echo "== pytest";  "$VPY" -m pytest "$@"
+    echo "== pytest";  "$VPY" -m pytest --cov --cov-report=term "$@"
+    ;;
+  check)
+    check
+    ;;
+  fix)
+    setup test
+    echo "== ruff --fix";  "$VPY" -m ruff check --fix .
+    echo "== ruff format"; "$VPY" -m ruff format "${FORMATTED[@]}"
+    echo "== generate";    "$VPY" tools/async_to_sync.py
+    ;;
+  gen)
+    setup test
+    echo "== generate";    "$VPY" tools/async_to_sync.py
+    ;;
+  test-fast)
+    setup test
+    "$VPY" -m pytest -m "not browser and not kernel" "$@"
     ;;
   notebooks)
     setup tour
@@ -69,6 +137,6 @@ case "$cmd" in
     echo "docs: docs/_build/html/index.html"
     ;;
   *)
-    sed -n '2,8p' "$0"
+    sed -n '2,11p' "$0"
     ;;
 esac
