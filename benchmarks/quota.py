@@ -1,6 +1,6 @@
 """Scenario ``quota``: a put with ``max_size`` set, at 1k keys and at 100k keys.
 
-A quota must be checked in O(1) (DESIGN.md, invariant 2): issue 2's target is that
+A quota must be checked in O(1) (docs/guides/design.md, invariant 2): issue 2's target is that
 memstore's put with ``max_size`` costs at most 1.2x more at 100k keys than at 1k. The
 reference sums the sizes of every stored file on every put, so its cost grows linearly;
 the dict keeps a running total (the O(1) floor). memstore without ``max_size`` is measured

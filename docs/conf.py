@@ -106,6 +106,7 @@ autodoc_preserve_defaults = True
 # Keep the type aliases readable in signatures (and link them to their entries).
 autodoc_type_aliases = {
     "PutData": "memstore.PutData",
+    "SyncPutData": "memstore.SyncPutData",
     "EventKind": "memstore.EventKind",
 }
 python_use_unqualified_type_names = True
@@ -142,7 +143,7 @@ def _init_of(cls: type) -> Any:
 def attribute_docstring(app: Sphinx, what: str, name: str, obj: Any, options: Any, lines: list[str]) -> None:
     """Give re-exported constants and type aliases the docstring written under their definition.
 
-    ``memstore.PutData`` is defined (and documented) in ``memstore/base.py``; autodoc
+    ``memstore.PutData`` is defined (and documented) in ``memstore/_ops.py``; autodoc
     looks for the docstring under an assignment in the module it documents the
     name from (``memstore/__init__.py``) and otherwise falls back to the value's type's
     docstring (``int``'s, ``types.UnionType``'s). Find the defining module instead.

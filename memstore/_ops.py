@@ -17,10 +17,18 @@ import contextlib
 import hashlib
 import mimetypes
 import os
+import sys
 from collections.abc import AsyncIterable, Callable, Generator, Iterable, Iterator, Mapping
 from datetime import timedelta
 from types import MappingProxyType
-from typing import IO, Any, Protocol, TypeGuard, runtime_checkable
+from typing import IO, TYPE_CHECKING, Any, Protocol, TypeGuard, runtime_checkable
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer  # collections.abc.Buffer from Python 3.12
+elif sys.version_info >= (3, 12):
+    from collections.abc import Buffer
+else:  # pragma: no cover - Python < 3.12: the alias only documents what is accepted
+    Buffer = bytes | bytearray | memoryview
 
 from memstore.exceptions import ConfigurationError, StorageClosedError
 from memstore.types import EMPTY_METADATA
@@ -61,8 +69,9 @@ BytesLike = bytes | bytearray | memoryview
 """A bytes-like value. ``put`` also takes any other C-contiguous buffer (``array.array``,
 a NumPy array, ``mmap``); mutable ones are copied once."""
 
-PutData = BytesLike | AsyncIterable[BytesLike]
-"""What the async ``put`` accepts: bytes-like data, or an async iterable of bytes-like chunks."""
+PutData = Buffer | AsyncIterable[BytesLike]
+"""What the async ``put`` accepts: bytes-like data (any C-contiguous buffer), or an async
+iterable of bytes-like chunks."""
 
 
 @runtime_checkable
@@ -74,7 +83,7 @@ class BinaryReader(Protocol):
         ...
 
 
-SyncPutData = BytesLike | Iterable[BytesLike] | IO[bytes] | BinaryReader | AsyncIterable[BytesLike]
+SyncPutData = Buffer | Iterable[BytesLike] | IO[bytes] | BinaryReader | AsyncIterable[BytesLike]
 """What the sync ``put`` accepts: bytes-like data, any iterable of bytes chunks (a
 generator, a list), a blocking binary file object, or an async iterable of bytes (run on
 memstore's blocking portal)."""

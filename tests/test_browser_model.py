@@ -16,7 +16,7 @@ import threading
 import time
 import weakref
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -25,7 +25,7 @@ import pytest
 
 ipywidgets = pytest.importorskip("ipywidgets")
 
-from memstore import MemoryConfig, MemoryStorage, StoredFile, SyncMemoryStorage  # noqa: E402
+from memstore import BaseStorage, MemoryConfig, MemoryStorage, StoredFile, SyncMemoryStorage  # noqa: E402
 from memstore.notebook import StorageBrowser  # noqa: E402
 from memstore.notebook._query import PageSource, parse_filter  # noqa: E402
 from memstore.notebook._render import PREVIEW_BYTES, hexdump, make_preview  # noqa: E402
@@ -805,3 +805,88 @@ def test_a_files_charset_never_runs_a_non_text_codec(
     details = html_of(b, "memstore-details")
     assert "b.txt" in details
     assert "caf\u00e9" in html.unescape(details)
+
+
+# ------------------------------------------------------- any backend, review fixes
+class MinimalBackend(BaseStorage):
+    """A backend with only the seven core methods: everything else is the contract's default."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, tuple[bytes, StoredFile]] = {}
+
+    async def put(
+        self, key: str, data: Any, *, content_type: str | None = None, metadata: Any = None
+    ) -> StoredFile:
+        file = StoredFile(key, len(data), content_type or "text/plain", None, None, metadata or {})
+        self.files[key] = (bytes(data), file)
+        return file
+
+    async def get(self, key: str) -> AsyncIterator[bytes]:
+        yield self.files[key][0]
+
+    async def delete(self, key: str) -> None:
+        del self.files[key]
+
+    async def exists(self, key: str) -> bool:
+        return key in self.files
+
+    async def list(self, prefix: str = "", *, limit: int | None = None) -> AsyncIterator[StoredFile]:
+        for key in sorted(self.files)[:limit]:
+            if key.startswith(prefix):
+                yield self.files[key][1]
+
+    async def url(self, key: str, *, expires_in: Any = None) -> str:
+        return f"minimal://{key}"
+
+    async def info(self, key: str) -> StoredFile:
+        return self.files[key][1]
+
+
+def test_the_browser_works_on_any_backend_of_the_contract(browsers: list[StorageBrowser]) -> None:
+    backend = MinimalBackend()
+    for i in range(12):
+        anyio.run(backend.put, f"d{i % 3}/f{i:02d}.txt", b"x" * i)
+    b = browse(browsers, backend, page_size=5)
+    assert row_keys(b) == ["d0/f00.txt", "d0/f03.txt", "d0/f06.txt", "d0/f09.txt", "d1/f01.txt"]
+    assert "12 files" in text_of(b, "memstore-totals")
+    assert "d2/" in text_of(b, "memstore-breakdown")
+    choose_row(b, "d0/f09.txt")
+    assert "xxxxxxxxx" in text_of(b, "memstore-details")
+    click(b, "memstore-delete")
+    click(b, "memstore-confirm")
+    assert "d0/f09.txt" not in backend.files  # through the contract's delete
+    b.refresh()  # no events on this backend: the browser shows changes on refresh
+    assert "11 files" in text_of(b, "memstore-totals")
+    assert "MinimalBackend(files=11" in repr(backend)
+    assert "d0/f00.txt" in backend._repr_html_()
+
+
+def test_a_scan_is_dropped_when_the_storage_changes(
+    storage: MemoryStorage, browsers: list[StorageBrowser]
+) -> None:
+    for i in range(30):
+        put(storage, f"f{i:02d}.csv", b"x" * i)
+    b = browse(browsers, storage, pattern="*.csv", sort="size")
+    assert len(b._source._candidates) == 30  # the glob's scan, cached while nothing changes
+    with b._render_lock:  # (no live refresh can run meanwhile)
+        put(storage, "f00.csv", b"changed")
+        assert b._source._candidates == []  # dropped at once: no outdated file is kept alive
+    b.refresh()
+    assert len(b._source._candidates) == 30
+
+
+def test_a_failed_construction_leaves_no_widget_and_no_subscriber() -> None:
+    from ipywidgets.widgets import widget as widget_module
+
+    class Broken(SyncMemoryStorage):
+        def get_usage(self) -> Any:
+            raise RuntimeError("the backend is down")
+
+    storage = Broken()
+    before = set(widget_module._instances)
+    with pytest.raises(RuntimeError, match="the backend is down"):
+        StorageBrowser(storage)
+    gc.collect()
+    assert set(widget_module._instances) == before  # every widget it made was closed
+    assert not storage._engine._subscribers  # and it did not stay subscribed
+    storage.close()

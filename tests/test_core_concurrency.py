@@ -1,7 +1,7 @@
 """Many tasks, and many OS threads with their own event loops, hammering one storage.
 
 Afterwards (and, by sampling, during) the quota ledger is exact and ``max_size`` was
-never exceeded (DESIGN.md invariants 2 and 5).
+never exceeded (docs/guides/design.md, invariants 2 and 5).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Fault injection: failing, over-quota, cancelled and ill-typed streams; large payloads.
 
 A failed or cancelled write must leave the store and the quota exactly as they were
-(DESIGN.md invariant 1), and large payloads must not stall the event loop (invariant 7).
+(docs/guides/design.md, invariant 1), and large payloads must not stall the event loop (invariant 7).
 """
 
 from __future__ import annotations

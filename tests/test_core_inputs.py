@@ -1,6 +1,6 @@
 """A table of bad inputs: each raises the right error, says what is wrong, and changes nothing.
 
-Keys go through one validator for every entry point (DESIGN.md invariant 6); wrong types
+Keys go through one validator for every entry point (docs/guides/design.md, invariant 6); wrong types
 raise ``TypeError`` and bad configuration ``ConfigurationError`` (invariant 8).
 """
 

@@ -174,7 +174,7 @@ def contents(s: SyncMemoryStorage) -> dict[str, bytes]:
 
 
 def engine_lines(action: Callable[[], object]) -> list[int]:
-    """The lines of memstore/_engine.py that ``action`` runs, in order."""
+    """The lines of memstore/memory/_engine.py that ``action`` runs, in order."""
     seen: list[int] = []
 
     def tracer(frame: FrameType, event: str, arg: object) -> Any:

@@ -1,4 +1,4 @@
-"""Exact quota accounting of the async core (DESIGN.md invariant 2)."""
+"""Exact quota accounting of the async core (docs/guides/design.md, invariant 2)."""
 
 from __future__ import annotations
 

@@ -218,7 +218,9 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
             registry = _registry()
             for model_id in set(registry) - before:
                 widget = registry.get(model_id)
-                if widget is not None:
+                if widget is self:
+                    widgets.VBox.close(self)  # the widget part only: nothing else was set up
+                elif widget is not None:
                     widget.close()
             raise
 
