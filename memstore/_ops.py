@@ -19,9 +19,9 @@ import mimetypes
 import os
 import sys
 from collections.abc import AsyncIterable, Callable, Generator, Iterable, Iterator, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from types import MappingProxyType
-from typing import IO, TYPE_CHECKING, Any, Protocol, TypeGuard, runtime_checkable
+from typing import IO, TYPE_CHECKING, Any, Literal, Protocol, TypeGuard, runtime_checkable
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer  # collections.abc.Buffer from Python 3.12
@@ -31,13 +31,14 @@ else:  # pragma: no cover - Python < 3.12: the alias only documents what is acce
     Buffer = bytes | bytearray | memoryview
 
 from memstore.exceptions import ConfigurationError, StorageClosedError
-from memstore.types import EMPTY_METADATA
+from memstore.types import EMPTY_METADATA, StoredFile
 
 __all__ = [
     "ASYNC",
     "BinaryReader",
     "BytesLike",
     "Data",
+    "PageOrder",
     "PutData",
     "StreamWriter",
     "SyncPutData",
@@ -47,6 +48,7 @@ __all__ = [
     "check_int",
     "check_limit",
     "check_offset",
+    "check_order",
     "check_prefix",
     "chunks_of",
     "close_quietly",
@@ -59,6 +61,7 @@ __all__ = [
     "is_async_iterable",
     "iter_chunks",
     "join",
+    "modified_of",
     "size_of",
 ]
 
@@ -154,6 +157,24 @@ def check_offset(offset: object) -> int:
     if offset < 0:
         raise ValueError(f"offset must be >= 0, got {offset}")
     return offset
+
+
+PageOrder = Literal["key", "newest"]
+"""The order of ``list_page``: key order, or the most recently modified first."""
+
+_EPOCH = datetime.min.replace(tzinfo=timezone.utc)
+
+
+def check_order(order: object) -> PageOrder:
+    """``order`` if it is ``"key"`` or ``"newest"``."""
+    if order == "key" or order == "newest":
+        return order
+    raise ValueError(f"order must be 'key' or 'newest', not {order!r:.40}")
+
+
+def modified_of(file: StoredFile) -> datetime:
+    """The sort key of "newest first" (with ``reverse=True``): unknown times sort last."""
+    return file.last_modified or _EPOCH
 
 
 def check_expires_in(expires_in: object) -> None:

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 import anyio
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
+from memstore._ops import PageOrder
 from memstore.types import PrefixUsage, StorageEvent, StorageUsage, StoredFile
 
 if TYPE_CHECKING:
@@ -393,9 +394,11 @@ class PortalFacade:
         """The number of files under ``prefix``."""
         return self._call(self.async_storage.count, prefix)
 
-    def list_page(self, prefix: str = "", *, offset: int = 0, limit: int = 50) -> builtins.list[StoredFile]:
-        """A page of files under ``prefix`` in key order."""
-        return self._call(self.async_storage.list_page, prefix, offset=offset, limit=limit)
+    def list_page(
+        self, prefix: str = "", *, offset: int = 0, limit: int = 50, order: PageOrder = "key"
+    ) -> builtins.list[StoredFile]:
+        """A page of files under ``prefix`` (see ``BaseStorage.list_page``)."""
+        return self._call(self.async_storage.list_page, prefix, offset=offset, limit=limit, order=order)
 
     def subscribe(self, callback: Callable[[StorageEvent], None]) -> Callable[[], None]:
         """Subscribe to the storage's changes (see ``BaseStorage.subscribe``)."""

@@ -174,3 +174,22 @@ async def test_as_sync_of_a_backend_without_a_twin_runs_on_the_portal() -> None:
             return [f.key for f in view.list()]
 
     assert await anyio.to_thread.run_sync(in_a_thread) == ["x", "y"]
+
+
+async def test_list_page_newest_first_default_and_memory_agree() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from memstore import MemoryStorage
+
+    s = Minimal()
+    memory = MemoryStorage()
+    start = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    for i, key in enumerate(["b", "a/2", "a/1", "c", "a/3"]):
+        await s.put(key, b"x")
+        s.files[key] = (b"x", StoredFile(key, 1, None, None, start + timedelta(seconds=i)))
+        await memory.put(key, b"x")
+    for storage in (s, memory):
+        assert [f.key for f in await storage.list_page(order="newest")] == ["a/3", "c", "a/1", "a/2", "b"]
+        assert [f.key for f in await storage.list_page("a/", offset=1, limit=1, order="newest")] == ["a/1"]
+        with pytest.raises(ValueError, match="order must be 'key' or 'newest'"):
+            await storage.list_page(order="size")  # type: ignore[arg-type]

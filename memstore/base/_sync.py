@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from memstore._keys import top_prefix
-from memstore._ops import SyncPutData, check_offset, check_prefix
+from memstore._ops import PageOrder, SyncPutData, check_offset, check_order, check_prefix, modified_of
 from memstore.types import PrefixUsage, StorageEvent, StorageUsage, StoredFile
 
 if TYPE_CHECKING:
@@ -210,14 +210,20 @@ class SyncBaseStorage(ABC):
             found += 1
         return found
 
-    def list_page(self, prefix: str = "", *, offset: int = 0, limit: int = 50) -> builtins.list[StoredFile]:
-        """The files ``offset`` to ``offset + limit`` (in key order) among those under ``prefix``.
+    def list_page(
+        self, prefix: str = "", *, offset: int = 0, limit: int = 50, order: PageOrder = "key"
+    ) -> builtins.list[StoredFile]:
+        """The files ``offset`` to ``offset + limit`` among those under ``prefix``, in ``order``.
 
-        What a paginated view needs. The default walks :meth:`list` past ``offset``.
+        ``order`` is ``"key"`` (key order) or ``"newest"`` (most recently modified first).
+
+        What a paginated view needs. The default walks :meth:`list` past ``offset`` (and
+        sorts the whole listing for ``"newest"``).
 
         Raises:
             TypeError: If an argument has the wrong type.
-            ValueError: If ``offset`` is negative or ``limit`` is not in 0..10000.
+            ValueError: If ``offset`` is negative, ``limit`` is not in 0..10000 or ``order``
+                is neither ``"key"`` nor ``"newest"``.
         """
         prefix = check_prefix(prefix)
         offset = check_offset(offset)
@@ -225,9 +231,16 @@ class SyncBaseStorage(ABC):
             raise TypeError(f"limit must be an int, not {type(limit).__name__}")
         if not 0 <= limit <= _PAGE_LIMIT:
             raise ValueError(f"limit must be between 0 and {_PAGE_LIMIT}, got {limit}")
+        order = check_order(order)
         out: list[StoredFile] = []
         if not limit:
             return out
+        if order == "newest":
+            files: builtins.list[StoredFile] = []
+            for file in self.list(prefix):
+                files.append(file)
+            files.sort(key=modified_of, reverse=True)  # stable: ties keep key order
+            return files[offset : offset + limit]
         skip = offset
         for file in self.list(prefix, limit=offset + limit):
             if skip:

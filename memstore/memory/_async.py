@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from memstore import _ops as ops
 from memstore._concurrency import aclose_quietly, checkpoint, offload
 from memstore._keys import validate_key
-from memstore._ops import ASYNC, PutData
+from memstore._ops import ASYNC, PageOrder, PutData
 from memstore.base import BaseStorage
 from memstore.memory._config import MemoryConfig
 from memstore.memory._engine import Engine
@@ -368,15 +368,20 @@ class MemoryStorage(AsyncFace, BaseStorage):
         return self._open().count_prefix(prefix)
 
     async def list_page(
-        self, prefix: str = "", *, offset: int = 0, limit: int = 50
+        self, prefix: str = "", *, offset: int = 0, limit: int = 50, order: PageOrder = "key"
     ) -> builtins.list[StoredFile]:
-        """The files ``offset`` to ``offset + limit`` (in key order) among those under ``prefix``.
+        """The files ``offset`` to ``offset + limit`` among those under ``prefix``, in ``order``.
 
-        O(log n + limit): the sorted index is sliced by position.
+        ``order`` is ``"key"`` (key order) or ``"newest"`` (most recently modified first).
+
+        O(log n + limit) in key order: the sorted index is sliced by position. Newest
+        first, O(offset + limit) when most keys are under ``prefix``: the entries are
+        kept in modification order and read from the newest.
 
         Raises:
             TypeError: If an argument has the wrong type.
-            ValueError: If ``offset`` is negative or ``limit`` is not in 0..10000.
+            ValueError: If ``offset`` is negative, ``limit`` is not in 0..10000 or ``order``
+                is neither ``"key"`` nor ``"newest"``.
             StorageClosedError: If the storage is closed.
         """
         prefix = ops.check_prefix(prefix)
@@ -385,6 +390,8 @@ class MemoryStorage(AsyncFace, BaseStorage):
             raise TypeError(f"limit must be an int, not {type(limit).__name__}")
         if not 0 <= limit <= 10_000:
             raise ValueError(f"limit must be between 0 and 10000, got {limit}")
+        if ops.check_order(order) == "newest":
+            return self._open().recent_page(prefix, offset, limit)
         return self._open().list_slice(prefix, offset, limit)
 
     @property

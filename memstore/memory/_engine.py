@@ -182,6 +182,27 @@ class Engine:
                 out.append(entries[key].file)
         return out
 
+    def recent_page(self, prefix: str, offset: int, count: int) -> list[StoredFile]:
+        """Files under ``prefix``, most recently modified first, skipping ``offset``.
+
+        The entries are kept in modification order, so this walks back from the
+        newest: O(offset + count) when most keys match ``prefix``.
+        """
+        out: list[StoredFile] = []
+        with self._lock:
+            if self.closed:
+                raise StorageClosedError("the storage is closed")
+            entries = self._entries
+            for key in reversed(entries):
+                if key.startswith(prefix):
+                    if offset:
+                        offset -= 1
+                        continue
+                    out.append(entries[key].file)
+                    if len(out) >= count:
+                        break
+        return out
+
     def count_prefix(self, prefix: str) -> int:
         """Number of keys starting with ``prefix`` (O(log n): two bisections)."""
         with self._lock:

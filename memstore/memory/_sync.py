@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from memstore import _ops as ops
 from memstore._concurrency import close_quietly
 from memstore._keys import validate_key
-from memstore._ops import SyncPutData
+from memstore._ops import PageOrder, SyncPutData
 from memstore.base import SyncBaseStorage
 from memstore.memory._config import MemoryConfig
 from memstore.memory._engine import Engine
@@ -364,14 +364,21 @@ class SyncMemoryStorage(SyncFace, SyncBaseStorage):
         prefix = ops.check_prefix(prefix)
         return self._open().count_prefix(prefix)
 
-    def list_page(self, prefix: str = "", *, offset: int = 0, limit: int = 50) -> builtins.list[StoredFile]:
-        """The files ``offset`` to ``offset + limit`` (in key order) among those under ``prefix``.
+    def list_page(
+        self, prefix: str = "", *, offset: int = 0, limit: int = 50, order: PageOrder = "key"
+    ) -> builtins.list[StoredFile]:
+        """The files ``offset`` to ``offset + limit`` among those under ``prefix``, in ``order``.
 
-        O(log n + limit): the sorted index is sliced by position.
+        ``order`` is ``"key"`` (key order) or ``"newest"`` (most recently modified first).
+
+        O(log n + limit) in key order: the sorted index is sliced by position. Newest
+        first, O(offset + limit) when most keys are under ``prefix``: the entries are
+        kept in modification order and read from the newest.
 
         Raises:
             TypeError: If an argument has the wrong type.
-            ValueError: If ``offset`` is negative or ``limit`` is not in 0..10000.
+            ValueError: If ``offset`` is negative, ``limit`` is not in 0..10000 or ``order``
+                is neither ``"key"`` nor ``"newest"``.
             StorageClosedError: If the storage is closed.
         """
         prefix = ops.check_prefix(prefix)
@@ -380,6 +387,8 @@ class SyncMemoryStorage(SyncFace, SyncBaseStorage):
             raise TypeError(f"limit must be an int, not {type(limit).__name__}")
         if not 0 <= limit <= 10_000:
             raise ValueError(f"limit must be between 0 and 10000, got {limit}")
+        if ops.check_order(order) == "newest":
+            return self._open().recent_page(prefix, offset, limit)
         return self._open().list_slice(prefix, offset, limit)
 
     @property

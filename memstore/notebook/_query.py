@@ -6,7 +6,10 @@ files stored and ``k`` of them under the filter's literal prefix:
 
 * a plain prefix (or no filter) sorted by key: O(log n + page) through the sorted index
   (``count`` and ``list_page``);
-* sorting by size or by modification time, or any glob: needs every candidate, O(log n
+* a plain prefix sorted by modification time: ``list_page(order="newest")``, which the
+  memory backend answers in O(offset + page) from its modification-ordered entries when
+  most files match; a narrow prefix is listed and sorted instead (O(log n + k));
+* sorting by size, or any glob: needs every candidate, O(log n
   + k) to list the prefix range (the whole store for a glob that starts with a
   wildcard, like ``*.csv``) plus O(k log page) for the heap. The candidates and the
   orderings are cached until the storage changes (the browser drops the cache on every
@@ -110,6 +113,8 @@ class PageSource:
     under its render lock.
     """
 
+    _NARROW = 4  # scan a prefix when a newest-first page would walk > 4x its size
+
     def __init__(self) -> None:
         """Start with an empty cache."""
         self._cache_id: tuple[str, int] | None = None
@@ -133,6 +138,16 @@ class PageSource:
             index, pages = _clamp(index, total, size)
             files = storage.list_page(flt.prefix, offset=index * size, limit=size)
             return Page(files, total, index, pages, False)
+        if flt.match is None and sort == "modified":
+            total = storage.count(flt.prefix)
+            index, pages = _clamp(index, total, size)
+            offset = index * size
+            stored = storage.get_usage().file_count
+            # Newest first walks back from the newest file of the whole storage: cheap when
+            # most files are under the prefix; a narrow prefix is scanned instead.
+            if not flt.prefix or (offset + size) * stored <= self._NARROW * total * total:
+                files = storage.list_page(flt.prefix, offset=offset, limit=size, order="newest")
+                return Page(files, total, index, pages, False)
         candidates = self._scan(storage, flt, generation)
         total = len(candidates)
         index, pages = _clamp(index, total, size)
