@@ -104,10 +104,11 @@ class _LazyEtagFile(StoredFile):
     """A :class:`StoredFile` whose MD5 ETag is computed on first access (then kept).
 
     Most puts never have their ETag read, so small files defer the hash; the value is
-    the same whenever it is read. The file holds only a weak reference to the store's
-    entry, never the contents (invariant 3 of docs/guides/design.md): when the entry
-    leaves the store while someone still holds this file, the store computes the ETag
-    first (:func:`settle_etag`).
+    the same whenever it is read. The file never holds the contents (invariant 3 of
+    docs/guides/design.md): it holds a weak reference to its store, shared by all the
+    store's files, and finds its entry by key. When the entry leaves the store while
+    someone still holds this file, the store computes the ETag first
+    (:func:`settle_etag`).
     """
 
     __slots__ = ("_source",)
@@ -119,8 +120,9 @@ class _LazyEtagFile(StoredFile):
         value: str | None = _get_etag(self)
         if value is None:
             source = self._source
-            entry = None if source is None else source()
-            if entry is None:  # settled when the entry left the store, or by another thread
+            store = None if source is None else source()
+            entry = None if store is None else store.find(self.key)
+            if entry is None or entry.file is not self:  # settled when it left the store
                 return _get_etag(self)  # type: ignore[no-any-return]
             data = entry.data
             hasher = _md5(usedforsecurity=False)
@@ -152,7 +154,8 @@ def new_lazy_file(
 ) -> StoredFile:
     """Like :func:`new_stored_file`, with the ETag computed on first access.
 
-    ``source`` is a weak reference to the store's entry (an object with ``data``).
+    ``source`` is a weak reference to the store: ``source().find(key)`` gives the entry
+    (with ``file`` and ``data``) while the file is stored.
     """
     file = _new_object(_LazyEtagFile)
     _set_key(file, key)
@@ -184,7 +187,8 @@ def settle_etag(entry: Any) -> None:
         return
     count = _getrefcount
     # file: entry's slot, the local `file`, getrefcount's argument.
-    # entry: the store's mapping, the caller's local, our parameter, getrefcount's argument.
+    # entry: the store's mapping, the caller's local, our parameter, getrefcount's argument;
+    # a reader in another thread that found the entry holds one more.
     if count is None or count(file) > 3 or count(entry) > 4:
         file.etag  # noqa: B018 - computed and kept
 

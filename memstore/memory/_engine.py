@@ -48,15 +48,11 @@ _UTC = timezone.utc
 class Entry:
     """One stored file: its metadata and its immutable contents."""
 
-    __slots__ = ("__weakref__", "data", "file")
+    __slots__ = ("data", "file")
 
     def __init__(self, data: Data) -> None:
         self.data = data
-        self.file: StoredFile  # set right after: a lazy file refers to its entry weakly
-
-    def ref(self) -> weakref.ReferenceType[Entry]:
-        """A weak reference to this entry (what a lazy-ETag file holds)."""
-        return weakref.ref(self)
+        self.file: StoredFile  # set right after (a lazy file finds its entry by key)
 
 
 class Reservation:
@@ -98,6 +94,7 @@ class Engine:
         self._emitters: dict[int, int] = {}  # thread -> deliveries it is making now
         self._emitted = threading.Condition(threading.Lock())
         self.closed = False
+        self.ref = weakref.ref(self)  # what every lazy-ETag file holds: one per engine
 
     # ------------------------------------------------------------------ reads
     def entry(self, key: str) -> Entry:
@@ -289,7 +286,7 @@ class Engine:
         """
         entry = Entry(data)
         if etag is None:
-            file = new_lazy_file(key, size, content_type, entry.ref(), datetime.now(_UTC), metadata)
+            file = new_lazy_file(key, size, content_type, self.ref, datetime.now(_UTC), metadata)
         else:
             file = new_stored_file(key, size, content_type, etag, datetime.now(_UTC), metadata)
         entry.file = file
@@ -396,7 +393,7 @@ class Engine:
                     destination, max_size=limit, used_bytes=self._used, requested_bytes=size
                 )
             new_entry = Entry(src.data)
-            new_file = new_entry.file = retarget(src.file, destination, now, new_entry.ref())
+            new_file = new_entry.file = retarget(src.file, destination, now, self.ref)
             if old is not None:
                 settle_etag(old)
             if remove_source:
