@@ -18,10 +18,11 @@ from memstore.exceptions import (
     StorageError,
     StorageFileExistsError,
     StorageFileNotFoundError,
+    StoragePreconditionFailedError,
     StorageQuotaExceededError,
 )
 from memstore.memory import MemoryConfig, MemoryStorage
-from memstore.types import EventKind, PrefixUsage, StorageEvent, StorageUsage, StoredFile
+from memstore.types import DirListing, EventKind, PrefixUsage, StorageEvent, StorageUsage, StoredFile
 
 if TYPE_CHECKING:
     from memstore.memory._sync import SyncMemoryStorage
@@ -30,6 +31,7 @@ __all__ = [
     "MAX_KEY_LENGTH",
     "BaseStorage",
     "ConfigurationError",
+    "DirListing",
     "EventKind",
     "InvalidKeyError",
     "MemoryConfig",
@@ -42,6 +44,7 @@ __all__ = [
     "StorageEvent",
     "StorageFileExistsError",
     "StorageFileNotFoundError",
+    "StoragePreconditionFailedError",
     "StorageQuotaExceededError",
     "StorageUsage",
     "StoredFile",

@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import mimetypes
 import os
+import re
 import sys
 from collections.abc import AsyncIterable, Callable, Generator, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
@@ -44,24 +45,35 @@ __all__ = [
     "SyncPutData",
     "aiter_chunks",
     "buffer_view",
+    "check_bound",
+    "check_conditions",
+    "check_etag",
     "check_expires_in",
+    "check_folder_prefix",
     "check_int",
     "check_limit",
     "check_offset",
     "check_order",
+    "check_overwrite",
+    "check_ranges",
     "check_prefix",
     "chunks_of",
     "close_quietly",
     "closed_error",
     "content_type_for",
     "copy_and_hash",
+    "dir_listing",
     "etag_of",
     "freeze_metadata",
+    "glob_matcher",
     "guess_content_type",
     "is_async_iterable",
     "iter_chunks",
     "join",
     "modified_of",
+    "range_chunks",
+    "resolve_range",
+    "slice_data",
     "size_of",
 ]
 
@@ -234,6 +246,188 @@ def freeze_metadata(metadata: object) -> Mapping[str, str]:
             }
             return freeze_metadata(plain)
     return MappingProxyType(copy)
+
+
+# -------------------------------------------------------------------- ranges
+def check_bound(name: str, value: object) -> int | None:
+    """A range bound: ``None`` or an ``int`` (``bool`` refused), negative ones from the end."""
+    if value is None or type(value) is int:
+        return value
+    raise TypeError(f"{name} must be an int or None, not {type(value).__name__} ({value!r:.40})")
+
+
+def resolve_range(size: int, start: int | None, end: int | None) -> tuple[int, int]:
+    """``(lo, hi)`` such that ``data[lo:hi] == data[start:end]`` for ``size`` bytes of data.
+
+    Python slice semantics: a negative bound counts from the end, bounds out of range
+    clamp, and an empty range has ``lo == hi``.
+    """
+    lo, hi, _ = slice(start, end).indices(size)
+    return lo, max(lo, hi)
+
+
+def check_ranges(ranges: object) -> list[tuple[int | None, int | None]]:
+    """``ranges`` as a list of ``(start, end)`` pairs of ints (or ``None``)."""
+    if isinstance(ranges, (str, bytes, Mapping)) or not isinstance(ranges, Iterable):
+        raise TypeError(f"ranges must be a sequence of (start, end) pairs, not {type(ranges).__name__}")
+    out: list[tuple[int | None, int | None]] = []
+    for i, pair in enumerate(ranges):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"ranges[{i}] must be a (start, end) pair, not {pair!r:.40}")
+        out.append((check_bound(f"ranges[{i}] start", pair[0]), check_bound(f"ranges[{i}] end", pair[1])))
+    return out
+
+
+def slice_data(data: Data, lo: int, hi: int) -> list[bytes]:
+    """The bytes ``lo`` to ``hi`` of stored contents, copying only the parts they touch."""
+    if hi <= lo:
+        return []
+    if isinstance(data, bytes):
+        return [data if (lo == 0 and hi == len(data)) else data[lo:hi]]
+    out: list[bytes] = []
+    offset = 0
+    for part in data:
+        end = offset + len(part)
+        if end > lo:
+            if offset >= hi:
+                break
+            a, b = max(lo - offset, 0), min(hi - offset, len(part))
+            out.append(part if (a == 0 and b == len(part)) else part[a:b])
+        offset = end
+    return out
+
+
+def range_chunks(data: Data, lo: int, hi: int, step: int) -> Iterator[bytes]:
+    """The bytes ``lo`` to ``hi`` of stored contents in chunks of ``step`` bytes (the last shorter)."""
+    if lo == 0 and hi >= size_of(data):
+        yield from chunks_of(data, step)
+        return
+    pieces = slice_data(data, lo, hi)
+    yield from chunks_of(pieces[0] if len(pieces) == 1 else tuple(pieces), step) if pieces else iter(())
+
+
+# ------------------------------------------------------------- conditional writes
+def check_conditions(if_none_match: object, if_match: object) -> tuple[bool, str | None]:
+    """``(create_only, etag)`` from a write's S3 conditions.
+
+    Raises:
+        ValueError: If ``if_none_match`` is not ``"*"`` or ``None``, or both are given.
+        TypeError: If ``if_match`` is not a ``str``.
+    """
+    if if_none_match is not None and if_none_match != "*":
+        raise ValueError(f"if_none_match must be '*' or None, not {if_none_match!r:.40}")
+    etag = check_etag("if_match", if_match)
+    if if_none_match is not None and etag is not None:
+        raise ValueError("give if_none_match or if_match, not both")
+    return if_none_match is not None, etag
+
+
+def check_etag(name: str, etag: object) -> str | None:
+    """``etag`` (quoted as S3 reports it) if it is a non-empty ``str``, or ``None``."""
+    if etag is None:
+        return None
+    if not isinstance(etag, str):
+        raise TypeError(f"{name} must be an ETag str or None, not {type(etag).__name__} ({etag!r:.40})")
+    if not etag.strip('"'):
+        raise ValueError(f"{name} must be a non-empty ETag, got {etag!r}")
+    return etag if etag.startswith('"') else f'"{etag}"'
+
+
+def check_overwrite(overwrite: object) -> bool:
+    """``overwrite`` if it is a ``bool``."""
+    if type(overwrite) is not bool:
+        raise TypeError(f"overwrite must be a bool, not {type(overwrite).__name__}")
+    return overwrite
+
+
+# --------------------------------------------------------------------- folders
+def check_folder_prefix(prefix: object) -> str:
+    """A ``delete_prefix`` prefix: a non-empty ``str`` (``""`` would delete everything)."""
+    prefix = check_prefix(prefix)
+    if not prefix:
+        raise ValueError("delete_prefix('') would delete every file: call clear() to do that")
+    return prefix
+
+
+def dir_listing(prefix: str, files: Iterable[StoredFile]) -> tuple[list[str], list[StoredFile]]:
+    """Group ``files`` (all under ``prefix``, in key order) into sub-folders and direct files."""
+    prefixes: list[str] = []
+    direct: list[StoredFile] = []
+    n = len(prefix)
+    for file in files:
+        slash = file.key.find("/", n)
+        if slash < 0:
+            direct.append(file)
+        else:
+            folder = file.key[: slash + 1]
+            if not prefixes or prefixes[-1] != folder:
+                prefixes.append(folder)
+    return prefixes, direct
+
+
+def glob_matcher(pattern: object) -> tuple[str, Callable[[str], bool]]:
+    """``(literal_prefix, match)`` for a glob over keys.
+
+    ``*``, ``?`` and ``[...]`` (``[!...]`` negates) never match ``/``; ``**`` matches
+    across any number of segments, and ``**/`` also matches no folder at all. Every key
+    that matches starts with the literal prefix (the text before the first wildcard).
+
+    Raises:
+        TypeError: If ``pattern`` is not a ``str``.
+    """
+    if not isinstance(pattern, str):
+        raise TypeError(f"pattern must be a str, not {type(pattern).__name__}")
+    pattern = str.__str__(pattern)
+    out: list[str] = []
+    literal: list[str] = []
+    in_literal = True
+    i, n = 0, len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "*":
+            in_literal = False
+            if pattern.startswith("**", i):
+                if pattern.startswith("**/", i):
+                    out.append("(?:.*/)?")
+                    i += 3
+                else:
+                    out.append(".*")
+                    i += 2
+                continue
+            out.append("[^/]*")
+        elif c == "?":
+            in_literal = False
+            out.append("[^/]")
+        elif c == "[" and (close := _class_end(pattern, i)) > 0:
+            in_literal = False
+            body = pattern[i + 1 : close]
+            negate = body.startswith("!")
+            if negate:
+                body = body[1:]
+            body = body.replace("\\", "\\\\").replace("^", "\\^")
+            out.append(f"(?!/)[{'^' if negate else ''}{body}]")
+            i = close
+        else:
+            if in_literal:
+                literal.append(c)
+            out.append(re.escape(c))
+        i += 1
+    regex = re.compile("".join(out), re.DOTALL)
+
+    def match(key: str) -> bool:
+        return regex.fullmatch(key) is not None
+
+    return "".join(literal), match
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """The index of the ``]`` closing the class opened at ``start``, or -1."""
+    j = start + 1
+    if j < len(pattern) and pattern[j] == "!":
+        j += 1
+    if j < len(pattern) and pattern[j] == "]":
+        j += 1
+    return pattern.find("]", j)
 
 
 # --------------------------------------------------------------------- contents

@@ -46,7 +46,7 @@ import anyio
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from memstore._ops import PageOrder
-from memstore.types import PrefixUsage, StorageEvent, StorageUsage, StoredFile
+from memstore.types import DirListing, PrefixUsage, StorageEvent, StorageUsage, StoredFile
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -223,7 +223,13 @@ class Runner:
         self._nest = _load_nest_asyncio() if name == "nested" else None
 
     def run_put(
-        self, core: Any, key: str, data: AsyncIterable[Any], content_type: str, meta: Mapping[str, str]
+        self,
+        core: Any,
+        key: str,
+        data: AsyncIterable[Any],
+        content_type: str,
+        meta: Mapping[str, str],
+        **conditions: Any,
     ) -> StoredFile:
         """Run ``await core.put(key, data, ...)`` where an event loop can read ``data``."""
         if self._nest is not None:
@@ -234,7 +240,7 @@ class Runner:
             if loop is not None:
                 self._nest.apply(loop)
                 result: StoredFile = loop.run_until_complete(
-                    core.put(key, data, content_type=content_type, metadata=meta)
+                    core.put(key, data, content_type=content_type, metadata=meta, **conditions)
                 )
                 return result
         if threading.get_ident() == portal_host.thread_id:
@@ -246,7 +252,9 @@ class Runner:
         counted = _Counted(data)
 
         async def task() -> StoredFile:
-            file: StoredFile = await core.put(key, counted, content_type=content_type, metadata=meta)
+            file: StoredFile = await core.put(
+                key, counted, content_type=content_type, metadata=meta, **conditions
+            )
             return file
 
         watch = _loop_running_here()
@@ -346,17 +354,25 @@ class PortalFacade:
         """Store ``data`` at ``key`` (see the storage's ``put``)."""
         return self._call(self.async_storage.put, key, data, **kwargs)
 
-    def get(self, key: str) -> Iterator[bytes]:
-        """Iterate over the contents of ``key``."""
-        return self._iterate(self.async_storage.get(key))
+    def get(self, key: str, **kwargs: Any) -> Iterator[bytes]:
+        """Iterate over the contents of ``key`` (``start=``/``end=`` as the storage takes them)."""
+        return self._iterate(self.async_storage.get(key, **kwargs))
 
-    def get_bytes(self, key: str) -> bytes:
-        """The whole contents of ``key``."""
-        return self._call(self.async_storage.get_bytes, key)
+    def get_bytes(self, key: str, **kwargs: Any) -> bytes:
+        """The contents of ``key`` (``start=``/``end=`` as the storage takes them)."""
+        return self._call(self.async_storage.get_bytes, key, **kwargs)
 
-    def delete(self, key: str) -> None:
-        """Delete ``key``."""
-        self._call(self.async_storage.delete, key)
+    def get_ranges(self, key: str, ranges: Any) -> builtins.list[bytes]:
+        """Several byte ranges of ``key``, from one version."""
+        return self._call(self.async_storage.get_ranges, key, ranges)
+
+    def delete(self, key: str, **kwargs: Any) -> None:
+        """Delete ``key`` (``if_match=`` as the storage takes it)."""
+        self._call(self.async_storage.delete, key, **kwargs)
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every file under ``prefix``; returns how many."""
+        return self._call(self.async_storage.delete_prefix, prefix)
 
     def exists(self, key: str) -> bool:
         """Whether ``key`` exists."""
@@ -366,17 +382,25 @@ class PortalFacade:
         """Iterate over the files under ``prefix`` in key order."""
         return self._iterate(self.async_storage.list(prefix, limit=limit))
 
+    def list_dir(self, prefix: str = "") -> DirListing:
+        """One folder level under ``prefix``."""
+        return self._call(self.async_storage.list_dir, prefix)
+
+    def glob(self, pattern: str, *, limit: int | None = None) -> Iterator[StoredFile]:
+        """Iterate over the files whose key matches ``pattern``."""
+        return self._iterate(self.async_storage.glob(pattern, limit=limit))
+
     def url(self, key: str, *, expires_in: timedelta | None = None) -> str:
         """A URL for ``key``."""
         return self._call(self.async_storage.url, key, expires_in=expires_in)
 
-    def copy(self, source: str, destination: str) -> StoredFile:
-        """Copy ``source`` to ``destination``."""
-        return self._call(self.async_storage.copy, source, destination)
+    def copy(self, source: str, destination: str, **kwargs: Any) -> StoredFile:
+        """Copy ``source`` to ``destination`` (``overwrite=`` as the storage takes it)."""
+        return self._call(self.async_storage.copy, source, destination, **kwargs)
 
-    def move(self, source: str, destination: str) -> StoredFile:
-        """Move ``source`` to ``destination``."""
-        return self._call(self.async_storage.move, source, destination)
+    def move(self, source: str, destination: str, **kwargs: Any) -> StoredFile:
+        """Move ``source`` to ``destination`` (``overwrite=`` as the storage takes it)."""
+        return self._call(self.async_storage.move, source, destination, **kwargs)
 
     def info(self, key: str) -> StoredFile:
         """The metadata of ``key``."""
@@ -386,9 +410,9 @@ class PortalFacade:
         """The storage's totals (see ``BaseStorage.get_usage``)."""
         return self._call(self.async_storage.get_usage)
 
-    def get_prefix_usage(self) -> builtins.list[PrefixUsage]:
-        """Usage per top-level prefix (see ``BaseStorage.get_prefix_usage``)."""
-        return self._call(self.async_storage.get_prefix_usage)
+    def get_prefix_usage(self, prefix: str = "") -> builtins.list[PrefixUsage]:
+        """Usage per folder below ``prefix`` (see ``BaseStorage.get_prefix_usage``)."""
+        return self._call(self.async_storage.get_prefix_usage, prefix)
 
     def count(self, prefix: str = "") -> int:
         """The number of files under ``prefix``."""

@@ -15,6 +15,7 @@ __all__ = [
     "StorageError",
     "StorageFileExistsError",
     "StorageFileNotFoundError",
+    "StoragePreconditionFailedError",
     "StorageQuotaExceededError",
 ]
 
@@ -63,6 +64,38 @@ class StorageFileExistsError(StorageError):
     def __reduce__(self) -> tuple[type[StorageFileExistsError], tuple[str]]:
         """Support pickling."""
         return (type(self), (self.key,))
+
+
+class StoragePreconditionFailedError(StorageError):
+    """Raised when a conditional write (``if_match=``) finds another version, or no file.
+
+    Decided at the commit step, atomically: nothing was written or deleted.
+
+    Attributes:
+        key: The key of the conditional write.
+        expected: The ETag the write asked for.
+        actual: The ETag stored when the write was decided, or ``None`` if the key was missing.
+    """
+
+    def __init__(self, key: str, *, expected: str, actual: str | None) -> None:
+        """Create the error with the ETag asked for and the one found."""
+        self.key = key
+        self.expected = expected
+        self.actual = actual
+        found = "the key does not exist" if actual is None else f"its ETag is {actual}"
+        super().__init__(
+            f"Precondition failed for {describe_key(key)}: expected ETag {expected}, but {found}"
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Support pickling."""
+        return (_rebuild_precondition_error, (self.key, self.expected, self.actual))
+
+
+def _rebuild_precondition_error(
+    key: str, expected: str, actual: str | None
+) -> StoragePreconditionFailedError:
+    return StoragePreconditionFailedError(key, expected=expected, actual=actual)
 
 
 class StorageQuotaExceededError(StorageError):

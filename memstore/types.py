@@ -10,12 +10,20 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Literal
 
-__all__ = ["EMPTY_METADATA", "EventKind", "PrefixUsage", "StorageEvent", "StorageUsage", "StoredFile"]
+__all__ = [
+    "EMPTY_METADATA",
+    "DirListing",
+    "EventKind",
+    "PrefixUsage",
+    "StorageEvent",
+    "StorageUsage",
+    "StoredFile",
+]
 
 EMPTY_METADATA: Mapping[str, str] = MappingProxyType({})
 """The shared, read-only empty metadata mapping."""
 
-EventKind = Literal["put", "delete", "copy", "move", "clear", "close"]
+EventKind = Literal["put", "delete", "copy", "move", "delete_prefix", "clear", "close"]
 """What a :class:`StorageEvent` reports."""
 
 
@@ -276,16 +284,35 @@ class StorageEvent:
     """A change that happened to a storage, delivered to subscribers after it happened.
 
     Attributes:
-        kind: ``"put"``, ``"delete"``, ``"copy"``, ``"move"``, ``"clear"``, or
+        kind: ``"put"``, ``"delete"``, ``"copy"``, ``"move"``, ``"delete_prefix"``
+            (one event for every file under ``key``, the prefix; ``count`` says how many),
+            ``"clear"``, or
             ``"close"`` (the last event: the storage was closed).
         key: The key written or deleted (the destination of a copy or move);
             ``None`` for ``"clear"`` and ``"close"``.
         file: The new file for put/copy/move, the removed file for delete, ``None`` for
             clear and close.
         source: The source key of a copy or move, otherwise ``None``.
+        count: How many files a ``"delete_prefix"`` deleted, otherwise ``None``.
     """
 
     kind: EventKind
     key: str | None
     file: StoredFile | None = None
     source: str | None = None
+    count: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DirListing:
+    """One level of a "folder": what S3's ListObjectsV2 returns with ``Delimiter="/"``.
+
+    Attributes:
+        prefixes: The distinct sub-folders (``prefix + segment + "/"``) that hold at
+            least one file, sorted.
+        files: The files directly in the folder (no further ``/`` after the prefix),
+            in key order.
+    """
+
+    prefixes: tuple[str, ...]
+    files: tuple[StoredFile, ...]

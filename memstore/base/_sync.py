@@ -18,14 +18,27 @@ from __future__ import annotations
 
 import builtins
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
-from memstore._keys import top_prefix
-from memstore._ops import PageOrder, SyncPutData, check_offset, check_order, check_prefix, modified_of
-from memstore.types import PrefixUsage, StorageEvent, StorageUsage, StoredFile
+from memstore._ops import (
+    PageOrder,
+    SyncPutData,
+    check_bound,
+    check_folder_prefix,
+    check_limit,
+    check_offset,
+    check_order,
+    check_overwrite,
+    check_prefix,
+    check_ranges,
+    dir_listing,
+    glob_matcher,
+    modified_of,
+)
+from memstore.types import DirListing, PrefixUsage, StorageEvent, StorageUsage, StoredFile
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -50,20 +63,22 @@ class SyncStorage(Protocol):
         *,
         content_type: str | None = None,
         metadata: dict[str, str] | None = None,
+        if_none_match: Literal["*"] | None = None,
+        if_match: str | None = None,
     ) -> StoredFile:
-        """Store ``data`` at ``key`` and return its metadata."""
+        """Store ``data`` at ``key`` and return its metadata (S3's conditions decided at commit)."""
         ...
 
-    def get(self, key: str) -> Iterator[bytes]:
-        """Iterate over the contents of ``key`` in chunks."""
+    def get(self, key: str, *, start: int | None = None, end: int | None = None) -> Iterator[bytes]:
+        """Iterate over the contents of ``key`` (``data[start:end]``) in chunks."""
         ...
 
-    def get_bytes(self, key: str) -> bytes:
-        """Return the whole contents of ``key``."""
+    def get_bytes(self, key: str, *, start: int | None = None, end: int | None = None) -> bytes:
+        """Return the contents of ``key`` (``data[start:end]``)."""
         ...
 
-    def delete(self, key: str) -> None:
-        """Delete ``key``."""
+    def delete(self, key: str, *, if_match: str | None = None) -> None:
+        """Delete ``key`` (only the version ``if_match`` when given)."""
         ...
 
     def exists(self, key: str) -> bool:
@@ -78,16 +93,32 @@ class SyncStorage(Protocol):
         """Return a URL for ``key``."""
         ...
 
-    def copy(self, source: str, destination: str) -> StoredFile:
+    def copy(self, source: str, destination: str, *, overwrite: bool = True) -> StoredFile:
         """Copy ``source`` to ``destination``."""
         ...
 
-    def move(self, source: str, destination: str) -> StoredFile:
+    def move(self, source: str, destination: str, *, overwrite: bool = True) -> StoredFile:
         """Move ``source`` to ``destination``."""
         ...
 
     def info(self, key: str) -> StoredFile:
         """Return the metadata of ``key``."""
+        ...
+
+    def get_ranges(self, key: str, ranges: Sequence[tuple[int, int]]) -> builtins.list[bytes]:
+        """Return ``data[start:end]`` of ``key`` for each range, from one version of the file."""
+        ...
+
+    def list_dir(self, prefix: str = "") -> DirListing:
+        """One "folder" level under ``prefix`` (S3's ListObjectsV2 with ``Delimiter="/"``)."""
+        ...
+
+    def glob(self, pattern: str, *, limit: int | None = None) -> Iterator[StoredFile]:
+        """Iterate over the files whose key matches the glob ``pattern``, in key order."""
+        ...
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every file under ``prefix``; return how many."""
         ...
 
     def close(self) -> None:
@@ -112,16 +143,18 @@ class SyncBaseStorage(ABC):
         *,
         content_type: str | None = None,
         metadata: dict[str, str] | None = None,
+        if_none_match: Literal["*"] | None = None,
+        if_match: str | None = None,
     ) -> StoredFile:
-        """Store ``data`` at ``key`` and return its metadata."""
+        """Store ``data`` at ``key`` and return its metadata (S3's conditions decided at commit)."""
 
     @abstractmethod
-    def get(self, key: str) -> Iterator[bytes]:
-        """Iterate over the contents of ``key`` in chunks."""
+    def get(self, key: str, *, start: int | None = None, end: int | None = None) -> Iterator[bytes]:
+        """Iterate over the contents of ``key`` (``data[start:end]``) in chunks."""
 
     @abstractmethod
-    def delete(self, key: str) -> None:
-        """Delete ``key``."""
+    def delete(self, key: str, *, if_match: str | None = None) -> None:
+        """Delete ``key`` (only the version ``if_match`` when given)."""
 
     @abstractmethod
     def exists(self, key: str) -> bool:
@@ -140,35 +173,107 @@ class SyncBaseStorage(ABC):
         """Return the metadata of ``key``."""
 
     # --------------------------------------------------------------- defaults
-    def get_bytes(self, key: str) -> bytes:
-        """Return the whole contents of ``key``.
+    def get_bytes(self, key: str, *, start: int | None = None, end: int | None = None) -> bytes:
+        """Return the contents of ``key``: ``data[start:end]``, Python slice semantics.
 
-        The default collects the chunks of :meth:`get`.
+        The default collects the chunks of :meth:`get` and slices them.
         """
+        start = check_bound("start", start)
+        end = check_bound("end", end)
         chunks: list[bytes] = []
         for chunk in self.get(key):
             chunks.append(chunk)
-        return b"".join(chunks)
+        data = b"".join(chunks)
+        return data if start is None and end is None else data[start:end]
 
-    def copy(self, source: str, destination: str) -> StoredFile:
-        """Copy ``source`` to ``destination`` (replacing it) and return the new file.
+    def get_ranges(self, key: str, ranges: Sequence[tuple[int, int]]) -> builtins.list[bytes]:
+        """The byte ranges ``data[start:end]`` of ``key`` for each ``(start, end)``, from one version.
+
+        The default reads the file once with :meth:`get_bytes` and slices it.
+        """
+        pairs = check_ranges(ranges)
+        data = self.get_bytes(key)
+        return [data[a:b] for a, b in pairs]
+
+    def copy(self, source: str, destination: str, *, overwrite: bool = True) -> StoredFile:
+        """Copy ``source`` to ``destination`` (replacing it unless ``overwrite=False``).
 
         The default reads the source whole and puts it again with its content type and
-        metadata.
+        metadata, create-only (``if_none_match="*"``) when ``overwrite=False``.
         """
+        overwrite = check_overwrite(overwrite)
         file = self.info(source)
         data = self.get_bytes(source)
-        return self.put(destination, data, content_type=file.content_type, metadata=dict(file.metadata))
+        if overwrite:
+            return self.put(destination, data, content_type=file.content_type, metadata=dict(file.metadata))
+        return self.put(
+            destination, data, content_type=file.content_type, metadata=dict(file.metadata), if_none_match="*"
+        )
 
-    def move(self, source: str, destination: str) -> StoredFile:
-        """Move ``source`` to ``destination`` (replacing it) and return the moved file.
+    def move(self, source: str, destination: str, *, overwrite: bool = True) -> StoredFile:
+        """Move ``source`` to ``destination`` and return the moved file.
 
         The default copies, then deletes the source: not atomic, a backend with a rename
         overrides it.
         """
-        file = self.copy(source, destination)
+        file = self.copy(source, destination, overwrite=overwrite)
         self.delete(source)
         return file
+
+    def list_dir(self, prefix: str = "") -> DirListing:
+        """One "folder" level under ``prefix``, as S3's ListObjectsV2 with ``Delimiter="/"``.
+
+        ``files`` are the keys that start with ``prefix`` and have no further ``/``;
+        ``prefixes`` are the distinct ``prefix + segment + "/"`` with at least one file
+        below. The default walks :meth:`list` (O(k) for the k keys under the prefix).
+        """
+        prefix = check_prefix(prefix)
+        files: builtins.list[StoredFile] = []
+        for file in self.list(prefix):
+            files.append(file)
+        folders, direct = dir_listing(prefix, files)
+        return DirListing(tuple(folders), tuple(direct))
+
+    def glob(self, pattern: str, *, limit: int | None = None) -> Iterator[StoredFile]:
+        """The files whose key matches ``pattern``, in key order.
+
+        ``*``, ``?`` and ``[...]`` (``[!...]`` negates) do not cross ``/``; ``**`` crosses
+        any number of segments (``a/**/b`` also matches ``a/b``). The literal start of
+        the pattern (before its first wildcard) narrows the listing to that range of
+        keys; ``limit`` stops early.
+
+        Raises:
+            TypeError: If ``pattern`` is not a ``str`` or ``limit`` not an ``int``.
+            ValueError: If ``limit`` is negative.
+        """
+        literal, match = glob_matcher(pattern)
+        remaining = check_limit(limit)
+        if remaining == 0:
+            return
+        for file in self.list(literal):
+            if match(file.key):
+                yield file
+                if remaining is not None:
+                    remaining -= 1
+                    if not remaining:
+                        return
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every file whose key starts with ``prefix``; returns how many.
+
+        The default lists the keys, then deletes them one by one (not atomic: a backend
+        deletes them in one step when it can).
+
+        Raises:
+            ValueError: If ``prefix`` is ``""`` (call ``clear()`` to delete everything).
+        """
+        prefix = check_folder_prefix(prefix)
+        keys: builtins.list[str] = []
+        for file in self.list(prefix):
+            keys.append(file.key)
+        for key in keys:
+            self.delete(key)
+        return len(keys)
 
     def close(self) -> None:  # noqa: B027 - optional hook, not abstract
         """Release the storage's resources. The default does nothing."""
@@ -185,14 +290,19 @@ class SyncBaseStorage(ABC):
             used += file.size
         return StorageUsage(count, used, None)
 
-    def get_prefix_usage(self) -> builtins.list[PrefixUsage]:
-        """Usage per top-level prefix ("folder"), largest first, ties by prefix.
+    def get_prefix_usage(self, prefix: str = "") -> builtins.list[PrefixUsage]:
+        """Usage of each "folder" one level below ``prefix``, largest first, ties by name.
 
-        The default walks :meth:`list` (O(n)).
+        With ``prefix=""``: the top-level folders, and ``""`` for the files at the top.
+        Otherwise: each sub-folder of ``prefix``, and ``prefix`` itself for the files
+        directly in it. The default walks :meth:`list` (O(k) for the k keys below).
         """
+        prefix = check_prefix(prefix)
         totals: dict[str, list[int]] = {}
-        for file in self.list():
-            counters = totals.setdefault(top_prefix(file.key), [0, 0])
+        for file in self.list(prefix):
+            slash = file.key.find("/", len(prefix))
+            folder = prefix if slash < 0 else file.key[: slash + 1]
+            counters = totals.setdefault(folder, [0, 0])
             counters[0] += 1
             counters[1] += file.size
         items = [PrefixUsage(p, c, b) for p, (c, b) in totals.items()]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from memstore import _ops as ops
 from memstore._concurrency import aclose_quietly, checkpoint, offload
@@ -26,6 +26,7 @@ from memstore.memory._faces import AsyncFace
 from memstore.types import (
     EMPTY_METADATA,
     LAZY_ETAG_LIMIT,
+    DirListing,
     PrefixUsage,
     StorageEvent,
     StorageUsage,
@@ -80,6 +81,8 @@ class MemoryStorage(AsyncFace, BaseStorage):
         *,
         content_type: str | None = None,
         metadata: dict[str, str] | None = None,
+        if_none_match: Literal["*"] | None = None,
+        if_match: str | None = None,
     ) -> StoredFile:
         """Store data at the given key, replacing any file there.
 
@@ -91,11 +94,17 @@ class MemoryStorage(AsyncFace, BaseStorage):
                 face also takes any iterable of bytes and blocking binary file objects.
             content_type: MIME type; guessed from the key's extension when ``None``.
             metadata: Additional ``str`` to ``str`` metadata to store with the file.
+            if_none_match: ``"*"``: create only, fail if ``key`` exists (S3 ``If-None-Match``).
+            if_match: Store only if ``key`` exists with this ETag (S3 ``If-Match``): a
+                compare-and-swap. Both conditions are decided at the commit step, after
+                a stream was read, atomically with the write.
 
         Returns:
             StoredFile with metadata about the stored file.
 
         Raises:
+            StorageFileExistsError: If ``if_none_match="*"`` and ``key`` exists.
+            StoragePreconditionFailedError: If ``if_match`` is not the stored ETag.
             StorageQuotaExceededError: If ``max_size`` would be exceeded (nothing is stored).
             InvalidKeyError: If ``key`` is not a valid key.
             TypeError: If an argument has the wrong type.
@@ -109,30 +118,55 @@ class MemoryStorage(AsyncFace, BaseStorage):
         elif type(content_type) is not str:
             content_type = ops.content_type_for(key, content_type)
         meta = EMPTY_METADATA if metadata is None else ops.freeze_metadata(metadata)
+        create_only = False
+        expected = None
+        if if_none_match is not None or if_match is not None:
+            create_only, expected = ops.check_conditions(if_none_match, if_match)
         if type(data) is bytes:
             size = len(data)
             if size <= LAZY_ETAG_LIMIT:  # hashed when the ETag is first read, if ever
-                return engine.commit_put(key, data, size, content_type, None, meta)
+                return engine.commit_put(
+                    key, data, size, content_type, None, meta, create_only=create_only, if_match=expected
+                )
             engine.check_fits(key, size)
             etag = await offload(ops.etag_of, data, when=size >= self.config.offload_threshold)
-            return engine.commit_put(key, data, size, content_type, etag, meta)
+            return engine.commit_put(
+                key, data, size, content_type, etag, meta, create_only=create_only, if_match=expected
+            )
         view = ops.buffer_view(data)
         if view is None:
             if not ASYNC:  # noqa: SIM102 - the generator keeps this block's body in the sync face
                 if ops.is_async_iterable(data):  # only an event loop can read it
-                    return self._runner.run_put(self._core, key, data, content_type, meta)
+                    return self._runner.run_put(
+                        self._core,
+                        key,
+                        data,
+                        content_type,
+                        meta,
+                        if_none_match=if_none_match,
+                        if_match=expected,
+                    )
             stream = ops.aiter_chunks(data, self.config.chunk_size)
-            return await self._put_stream(engine, key, stream, content_type, meta)
+            return await self._put_stream(engine, key, stream, content_type, meta, create_only, expected)
         with view:  # pins a bytearray's size while it is measured and copied
             size = view.nbytes
             engine.check_fits(key, size)
             if size >= self.config.offload_threshold:
                 parts, etag = await offload(ops.copy_and_hash, view)
-                return engine.commit_put(key, parts, size, content_type, etag, meta)
+                return engine.commit_put(
+                    key, parts, size, content_type, etag, meta, create_only=create_only, if_match=expected
+                )
             payload = view.tobytes()
-        small = size <= LAZY_ETAG_LIMIT
+        lazy = size <= LAZY_ETAG_LIMIT
         return engine.commit_put(
-            key, payload, size, content_type, None if small else ops.etag_of(payload), meta
+            key,
+            payload,
+            size,
+            content_type,
+            None if lazy else ops.etag_of(payload),
+            meta,
+            create_only=create_only,
+            if_match=expected,
         )
 
     async def _put_stream(
@@ -142,6 +176,8 @@ class MemoryStorage(AsyncFace, BaseStorage):
         stream: AsyncIterable[ops.BytesLike],
         content_type: str,
         meta: Mapping[str, str],
+        create_only: bool,
+        expected: str | None,
     ) -> StoredFile:
         """Read ``stream`` into a writer, reserving quota as it goes, then commit once."""
         res = engine.reservation(key)
@@ -153,7 +189,9 @@ class MemoryStorage(AsyncFace, BaseStorage):
                 if writer.checkpoint_due(self.config.offload_threshold):
                     await checkpoint()
             data, size, etag = writer.finish()
-            file = engine.commit_put(key, data, size, content_type, etag, meta, res)
+            file = engine.commit_put(
+                key, data, size, content_type, etag, meta, res, create_only=create_only, if_match=expected
+            )
             done = True
             return file
         finally:
@@ -161,31 +199,40 @@ class MemoryStorage(AsyncFace, BaseStorage):
             if not done:
                 await aclose_quietly(stream)
 
-    async def delete(self, key: str) -> None:
+    async def delete(self, key: str, *, if_match: str | None = None) -> None:
         """Delete a file.
 
         Args:
             key: Storage path/key for the file.
+            if_match: Delete only this version: the ETag the file must have (S3
+                ``If-Match``), decided atomically with the delete.
 
         Raises:
             StorageFileNotFoundError: If the file does not exist.
+            StoragePreconditionFailedError: If ``if_match`` is given and the file is
+                missing or has another ETag (nothing is deleted).
             InvalidKeyError: If ``key`` is not a valid key.
             StorageClosedError: If the storage is closed.
         """
-        self._open().delete(validate_key(key))
+        engine = self._open()
+        key = validate_key(key)
+        engine.delete(key, ops.check_etag("if_match", if_match))
 
-    async def copy(self, source: str, destination: str) -> StoredFile:
+    async def copy(self, source: str, destination: str, *, overwrite: bool = True) -> StoredFile:
         """Copy a file within the storage (the copy counts against the quota).
 
         Args:
             source: Source key to copy from.
-            destination: Destination key to copy to (replaced if it exists).
+            destination: Destination key to copy to.
+            overwrite: Replace ``destination`` if it exists (default); with ``False`` an
+                existing destination fails, decided atomically with the copy.
 
         Returns:
             StoredFile metadata for the new copy.
 
         Raises:
             StorageFileNotFoundError: If the source file does not exist.
+            StorageFileExistsError: If ``overwrite=False`` and ``destination`` exists.
             StorageQuotaExceededError: If the copy does not fit (nothing changes).
             InvalidKeyError: If a key is not valid.
             StorageClosedError: If the storage is closed.
@@ -193,71 +240,148 @@ class MemoryStorage(AsyncFace, BaseStorage):
         engine = self._open()
         source = validate_key(source, "source")
         destination = validate_key(destination, "destination")
-        return engine.transfer(source, destination, remove_source=False)
+        overwrite = ops.check_overwrite(overwrite)
+        return engine.transfer(source, destination, remove_source=False, overwrite=overwrite)
 
-    async def move(self, source: str, destination: str) -> StoredFile:
+    async def move(self, source: str, destination: str, *, overwrite: bool = True) -> StoredFile:
         """Move/rename a file within the storage, in one atomic step.
 
         Args:
             source: Source key to move from.
-            destination: Destination key to move to (replaced if it exists).
+            destination: Destination key to move to.
+            overwrite: Replace ``destination`` if it exists (default); with ``False`` an
+                existing destination fails, decided atomically with the move.
 
         Returns:
             StoredFile metadata for the moved file.
 
         Raises:
             StorageFileNotFoundError: If the source file does not exist.
+            StorageFileExistsError: If ``overwrite=False`` and ``destination`` exists.
             InvalidKeyError: If a key is not valid.
             StorageClosedError: If the storage is closed.
         """
         engine = self._open()
         source = validate_key(source, "source")
         destination = validate_key(destination, "destination")
-        return engine.transfer(source, destination, remove_source=True)
+        overwrite = ops.check_overwrite(overwrite)
+        return engine.transfer(source, destination, remove_source=True, overwrite=overwrite)
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every file whose key starts with ``prefix``, in one atomic step.
+
+        A concurrent listing sees all of them or none; their bytes are freed at once and
+        one ``"delete_prefix"`` event reports the prefix and the count. O(k log n) for k
+        files.
+
+        Args:
+            prefix: A non-empty key prefix, such as a folder (``"logs/2024/"``).
+
+        Returns:
+            How many files were deleted.
+
+        Raises:
+            ValueError: If ``prefix`` is ``""`` (call ``clear()`` to delete everything).
+            TypeError: If ``prefix`` is not a ``str``.
+            StorageClosedError: If the storage is closed.
+        """
+        engine = self._open()
+        return engine.delete_prefix(ops.check_folder_prefix(prefix))
 
     async def clear(self) -> None:
         """Delete every file (one ``"clear"`` event)."""
         self._open().clear()
 
     # ------------------------------------------------------------------- reads
-    async def get(self, key: str) -> AsyncIterator[bytes]:
+    async def get(
+        self, key: str, *, start: int | None = None, end: int | None = None
+    ) -> AsyncIterator[bytes]:
         """Retrieve file contents as a stream of ``bytes`` chunks.
 
         Args:
             key: Storage path/key for the file.
+            start: First byte to read (Python slice semantics: negative counts from the
+                end, out of range clamps); ``None`` for the beginning.
+            end: Where to stop (exclusive, slice semantics); ``None`` for the end.
 
         Yields:
-            The contents in chunks of ``bytes``, one chunk for small files and chunks of
-            ``MemoryConfig.chunk_size`` bytes (the last one shorter) for large ones.
+            ``data[start:end]`` in chunks of ``bytes``: one chunk for a small range, chunks
+            of ``MemoryConfig.chunk_size`` bytes (the last one shorter) for a large one,
+            all of one version of the file even if it is overwritten meanwhile. Only the
+            stored parts that the range touches are copied.
 
         Raises:
             StorageFileNotFoundError: If the file does not exist.
             InvalidKeyError: If ``key`` is not a valid key.
+            TypeError: If ``start`` or ``end`` is not an ``int`` or ``None``.
             StorageClosedError: If the storage is closed.
         """
+        start = ops.check_bound("start", start)
+        end = ops.check_bound("end", end)
         data = self._open().entry(validate_key(key)).data
-        for chunk in ops.chunks_of(data, self.config.chunk_size):
+        if start is None and end is None:
+            for chunk in ops.chunks_of(data, self.config.chunk_size):
+                yield chunk
+            return
+        lo, hi = ops.resolve_range(ops.size_of(data), start, end)
+        for chunk in ops.range_chunks(data, lo, hi, self.config.chunk_size):
             yield chunk
 
-    async def get_bytes(self, key: str) -> bytes:
-        """Retrieve entire file contents as bytes.
+    async def get_bytes(self, key: str, *, start: int | None = None, end: int | None = None) -> bytes:
+        """Retrieve the contents of a file (or ``data[start:end]`` of them) as bytes.
 
         Args:
             key: Storage path/key for the file.
+            start: First byte to read (Python slice semantics); ``None`` for the beginning.
+            end: Where to stop (exclusive, slice semantics); ``None`` for the end.
 
         Returns:
-            Complete file contents as bytes.
+            The contents, or the range of them: reading 1 KiB of a 1 GiB file copies
+            about 1 KiB.
 
         Raises:
             StorageFileNotFoundError: If the file does not exist.
             InvalidKeyError: If ``key`` is not a valid key.
+            TypeError: If ``start`` or ``end`` is not an ``int`` or ``None``.
             StorageClosedError: If the storage is closed.
         """
         entry = self._engine.find(key)  # a stored key was validated when it was put
         data = (entry or self._open().entry(validate_key(key))).data
-        if isinstance(data, bytes):
-            return data
-        return await offload(ops.join, data, when=ops.size_of(data) >= self.config.offload_threshold)
+        if start is None and end is None:
+            if isinstance(data, bytes):
+                return data
+            return await offload(ops.join, data, when=ops.size_of(data) >= self.config.offload_threshold)
+        start = ops.check_bound("start", start)
+        end = ops.check_bound("end", end)
+        lo, hi = ops.resolve_range(ops.size_of(data), start, end)
+        parts = ops.slice_data(data, lo, hi)
+        return await offload(b"".join, parts, when=hi - lo >= self.config.offload_threshold)
+
+    async def get_ranges(self, key: str, ranges: Sequence[tuple[int, int]]) -> builtins.list[bytes]:
+        """Read several byte ranges of one file at once, all from the same version.
+
+        Args:
+            key: Storage path/key for the file.
+            ranges: ``(start, end)`` pairs, each with the slice semantics of
+                :meth:`get_bytes`.
+
+        Returns:
+            ``data[start:end]`` for each pair, in order.
+
+        Raises:
+            StorageFileNotFoundError: If the file does not exist.
+            InvalidKeyError: If ``key`` is not a valid key.
+            TypeError: If ``ranges`` is not a sequence of pairs of ``int`` (or ``None``).
+            StorageClosedError: If the storage is closed.
+        """
+        pairs = ops.check_ranges(ranges)
+        data = self._open().entry(validate_key(key)).data  # one version for every range
+        size = ops.size_of(data)
+        out: builtins.list[bytes] = []
+        for start, end in pairs:
+            lo, hi = ops.resolve_range(size, start, end)
+            out.append(b"".join(ops.slice_data(data, lo, hi)))
+        return out
 
     async def exists(self, key: str) -> bool:
         """Check if a file exists.
@@ -328,6 +452,30 @@ class MemoryStorage(AsyncFace, BaseStorage):
             if remaining is not None:
                 remaining -= len(page)
 
+    async def list_dir(self, prefix: str = "") -> DirListing:
+        """One "folder" level under ``prefix``: S3's ListObjectsV2 with ``Delimiter="/"``.
+
+        ``files`` are the keys that start with ``prefix`` and have no further ``/``;
+        ``prefixes`` are the distinct ``prefix + segment + "/"`` that hold at least one
+        file; both sorted, from one consistent snapshot. Costs O((1 + k) log n) for k
+        results: each sub-folder is skipped through the sorted index, never walked.
+
+        Example:
+            >>> storage = MemoryStorage()
+            >>> for key in ["a.txt", "logs/1.txt", "logs/2.txt", "img/x/1.png"]:
+            ...     _ = await storage.put(key, b"")
+            >>> listing = await storage.list_dir()
+            >>> listing.prefixes, [f.key for f in listing.files]
+            (('img/', 'logs/'), ['a.txt'])
+
+        Raises:
+            TypeError: If ``prefix`` is not a ``str``.
+            StorageClosedError: If the storage is closed.
+        """
+        prefix = ops.check_prefix(prefix)
+        folders, files = self._open().list_dir(prefix)
+        return DirListing(tuple(folders), tuple(files))
+
     async def url(self, key: str, *, expires_in: timedelta | None = None) -> str:
         """Generate a URL for accessing the file.
 
@@ -353,9 +501,19 @@ class MemoryStorage(AsyncFace, BaseStorage):
         """The file count, the bytes used and the limit, as one consistent snapshot (O(1))."""
         return self._open().usage()
 
-    async def get_prefix_usage(self) -> builtins.list[PrefixUsage]:
-        """Usage per top-level prefix ("folder"), largest first (O(number of prefixes))."""
-        return self._open().prefix_usage()
+    async def get_prefix_usage(self, prefix: str = "") -> builtins.list[PrefixUsage]:
+        """Usage of each "folder" one level below ``prefix``, largest first, ties by name.
+
+        With ``prefix=""``: the top-level folders, and ``""`` for the files at the top,
+        in O(number of top-level folders) from counters kept on every write. Otherwise:
+        each sub-folder of ``prefix`` (from the same counters, kept for every folder) and
+        ``prefix`` itself for the files directly in it, in O((1 + k) log n).
+
+        Raises:
+            TypeError: If ``prefix`` is not a ``str``.
+            StorageClosedError: If the storage is closed.
+        """
+        return self._open().folder_usage(ops.check_prefix(prefix))
 
     async def count(self, prefix: str = "") -> int:
         """The number of files whose key starts with ``prefix`` (O(log n)).

@@ -22,7 +22,9 @@ from memstore._keys import top_prefix
 from memstore._ops import Data
 from memstore.exceptions import (
     StorageClosedError,
+    StorageFileExistsError,
     StorageFileNotFoundError,
+    StoragePreconditionFailedError,
     StorageQuotaExceededError,
 )
 from memstore.types import (
@@ -83,7 +85,8 @@ class Engine:
         self._used = 0
         self._reserved = 0
         self._active: set[Reservation] = set()  # streamed puts in progress
-        self._prefixes: dict[str, list[int]] = {}  # prefix -> [file count, bytes]
+        self._prefixes: dict[str, list[int]] = {}  # top-level prefix -> [file count, bytes]
+        self._deep: dict[str, list[int]] = {}  # every deeper folder ("a/b/") -> [files, bytes] below it
         self._subscribers: tuple[Subscriber, ...] = ()
         # Re-entrant and apart from the state lock: unsubscribing often happens in a
         # garbage-collection finalizer, which can run in a thread that holds either.
@@ -138,6 +141,57 @@ class Engine:
             items = [PrefixUsage(p, c, b) for p, (c, b) in self._prefixes.items()]
         items.sort(key=lambda u: (-u.used_bytes, u.prefix))
         return items
+
+    def folder_usage(self, prefix: str) -> list[PrefixUsage]:
+        """Usage of each sub-folder of ``prefix``, and of the files directly in it (as ``prefix``).
+
+        O((1 + k) log n) for k sub-folders and direct files: one :meth:`list_dir` and a
+        counter per folder.
+        """
+        if not prefix:
+            return self.prefix_usage()
+        folders, files = self.list_dir(prefix)
+        items: list[PrefixUsage] = []
+        with self._lock:
+            for folder in folders:
+                counters = self._deep.get(folder) or self._prefixes.get(folder)
+                if counters is not None:
+                    items.append(PrefixUsage(folder, counters[0], counters[1]))
+        if files:
+            items.append(PrefixUsage(prefix, len(files), sum(f.size for f in files)))
+        items.sort(key=lambda u: (-u.used_bytes, u.prefix))
+        return items
+
+    def list_dir(self, prefix: str) -> tuple[list[str], list[StoredFile]]:
+        """``(sub-folders, direct files)`` of ``prefix``, as S3 lists with ``Delimiter="/"``.
+
+        One consistent snapshot in O((1 + k) log n) for k results: each sub-folder is
+        skipped over through the sorted index, never walked.
+        """
+        folders: list[str] = []
+        files: list[StoredFile] = []
+        n = len(prefix)
+        with self._lock:
+            if self.closed:
+                raise StorageClosedError("the storage is closed")
+            keys = self._keys
+            entries = self._entries
+            it = keys.irange(minimum=prefix)
+            key = next(it, None)
+            while key is not None and key.startswith(prefix):
+                slash = key.find("/", n)
+                if slash < 0:
+                    files.append(entries[key].file)
+                    key = next(it, None)
+                    continue
+                folder = key[: slash + 1]
+                folders.append(folder)
+                end = _prefix_end(folder)
+                if not end:
+                    break
+                it = keys.irange(minimum=end)  # skip the whole sub-folder: O(log n)
+                key = next(it, None)
+        return folders, files
 
     def list_page(self, prefix: str, after: str | None, count: int) -> list[StoredFile]:
         """Up to ``count`` files whose key starts with ``prefix``, in key order.
@@ -275,12 +329,18 @@ class Engine:
         etag: str | None,
         metadata: Mapping[str, str],
         res: Reservation | None = None,
+        *,
+        create_only: bool = False,
+        if_match: str | None = None,
     ) -> StoredFile:
         """Store ``data`` at ``key`` in one locked step and return its :class:`StoredFile`.
 
         ``etag=None`` defers the hash until the ETag is first read (small files only).
+        ``create_only`` and ``if_match`` are S3's conditions, decided in the same step.
 
         Raises:
+            StorageFileExistsError: If ``create_only`` and ``key`` exists; nothing changes.
+            StoragePreconditionFailedError: If ``if_match`` is not the stored ETag.
             StorageQuotaExceededError: If the new size does not fit; nothing changes.
             StorageClosedError: If the engine is closed.
         """
@@ -295,6 +355,10 @@ class Engine:
                 raise StorageClosedError("the storage is closed")
             entries = self._entries
             old = entries.get(key)
+            if create_only and old is not None:
+                raise StorageFileExistsError(key)
+            if if_match is not None:
+                _check_version(key, old, if_match)
             old_size = 0 if old is None else old.file.size
             held = 0 if res is None else res.nbytes
             limit = self.max_size
@@ -326,6 +390,8 @@ class Engine:
                 else:
                     counters[0] += added
                     counters[1] += grown
+                if i >= 0 and key.find("/", i + 1) >= 0:
+                    self._account_deep(key, added, grown)
             except BaseException:  # Ctrl-C between two statements: finish the write, then repair
                 if res is not None:
                     res.nbytes = 0
@@ -340,12 +406,14 @@ class Engine:
         self._emit(StorageEvent("put", key, file))
         return file
 
-    def delete(self, key: str) -> StoredFile:
-        """Remove ``key`` and return what it held; raises if absent."""
+    def delete(self, key: str, if_match: str | None = None) -> StoredFile:
+        """Remove ``key`` and return what it held; raises if absent (or not at ``if_match``)."""
         with self._lock:
             if self.closed:
                 raise StorageClosedError("the storage is closed")
             entry = self._entries.get(key)
+            if if_match is not None:
+                _check_version(key, entry, if_match)
             if entry is None:
                 raise StorageFileNotFoundError(key)
             settle_etag(entry)
@@ -366,12 +434,15 @@ class Engine:
         self._emit(StorageEvent("delete", key, entry.file))
         return entry.file
 
-    def transfer(self, source: str, destination: str, *, remove_source: bool) -> StoredFile:
+    def transfer(
+        self, source: str, destination: str, *, remove_source: bool, overwrite: bool = True
+    ) -> StoredFile:
         """Copy (or move, with ``remove_source``) ``source`` to ``destination`` in one step.
 
         The contents are shared, not duplicated (they are immutable), but a copy counts
         against the quota like any other file. Copying or moving a key onto itself
-        changes nothing and returns the file.
+        changes nothing and returns the file. With ``overwrite=False`` an existing
+        destination raises :class:`StorageFileExistsError`, decided in the same step.
         """
         now = datetime.now(_UTC)
         with self._lock:
@@ -381,9 +452,11 @@ class Engine:
             src = entries.get(source)
             if src is None:
                 raise StorageFileNotFoundError(source)
+            old = entries.get(destination)
+            if not overwrite and old is not None:
+                raise StorageFileExistsError(destination)
             if source == destination:
                 return src.file
-            old = entries.get(destination)
             old_size = 0 if old is None else old.file.size
             size = src.file.size
             growth = size - old_size - (size if remove_source else 0)
@@ -426,6 +499,44 @@ class Engine:
         self._emit(StorageEvent("move" if remove_source else "copy", destination, new_file, source))
         return new_file
 
+    def delete_prefix(self, prefix: str) -> int:
+        """Remove every key that starts with ``prefix`` in one locked step; returns how many.
+
+        Readers under the lock (listings) see all of them or none. One
+        ``"delete_prefix"`` event reports the prefix and the count.
+        """
+        with self._lock:
+            if self.closed:
+                raise StorageClosedError("the storage is closed")
+            keys = self._keys
+            lo: int = keys.bisect_left(prefix)
+            end = _prefix_end(prefix)
+            hi: int = keys.bisect_left(end) if end else len(keys)
+            if hi <= lo:
+                return 0
+            doomed = list(keys.islice(lo, hi))
+            entries = self._entries
+            for key in doomed:
+                settle_etag(entries[key])
+            try:
+                for key in doomed:  # the commit step: nothing else runs until it ends
+                    entry = entries.pop(key)
+                    size = entry.file.size
+                    self._used -= size
+                    self._account(key, -1, -size)
+                del keys[lo:hi]
+            except BaseException:  # Ctrl-C: finish the deletion, then repair
+                for key in doomed:
+                    entries.pop(key, None)
+                self._repair()
+                raise
+            count = len(doomed)
+            if not self._subscribers:
+                return count
+            self._emitting += 1
+        self._emit(StorageEvent("delete_prefix", prefix, None, None, count))
+        return count
+
     def clear(self) -> int:
         """Remove every file; returns how many were removed."""
         with self._lock:
@@ -438,6 +549,7 @@ class Engine:
             self._entries = {}
             self._keys = SortedList()
             self._prefixes = {}
+            self._deep = {}
             self._used = 0
             if not (count and self._subscribers):
                 return count
@@ -460,6 +572,7 @@ class Engine:
             self._entries = {}
             self._keys = SortedList()
             self._prefixes = {}
+            self._deep = {}
             self._used = 0
             subscribers, self._subscribers = self._subscribers, ()
         me = threading.get_ident()
@@ -488,12 +601,14 @@ class Engine:
         entries = self._entries
         prefixes: dict[str, list[int]] = {}
         used = 0
+        self._deep = {}
         for key, entry in entries.items():
             size = entry.file.size
             used += size
             counters = prefixes.setdefault(top_prefix(key), [0, 0])
             counters[0] += 1
             counters[1] += size
+            self._account_deep(key, 1, size)
         self._keys = SortedList(entries)
         self._used = used
         self._prefixes = prefixes
@@ -510,6 +625,24 @@ class Engine:
         counters[1] += nbytes
         if counters[0] == 0:
             del self._prefixes[prefix]
+        self._account_deep(key, files, nbytes)
+
+    def _account_deep(self, key: str, files: int, nbytes: int) -> None:
+        # Called under the lock: the counters of every folder below the top level.
+        deep = self._deep
+        i = key.find("/")
+        i = key.find("/", i + 1) if i >= 0 else -1
+        while i >= 0:
+            folder = key[: i + 1]
+            counters = deep.get(folder)
+            if counters is None:
+                deep[folder] = [files, nbytes]
+            else:
+                counters[0] += files
+                counters[1] += nbytes
+                if counters[0] == 0:
+                    del deep[folder]
+            i = key.find("/", i + 1)
 
     # ----------------------------------------------------------------- events
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -553,6 +686,13 @@ class Engine:
                 else:
                     del emitters[me]
                 self._emitted.notify_all()
+
+
+def _check_version(key: str, entry: Entry | None, expected: str) -> None:
+    """Raise unless ``entry`` exists with the ETag ``expected`` (S3's If-Match)."""
+    actual = None if entry is None else entry.file.etag
+    if actual != expected:
+        raise StoragePreconditionFailedError(key, expected=expected, actual=actual)
 
 
 def _prefix_end(prefix: str) -> str:
