@@ -21,7 +21,6 @@ from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-from memstore._keys import top_prefix
 from memstore._ops import (
     ASYNC,
     PageOrder,
