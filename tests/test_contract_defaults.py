@@ -1,3 +1,5 @@
+# mypy: disable-error-code="override"
+# (the minimal backends here implement only the reference library's API, on purpose)
 """The contract's defaults: a backend with only the seven core methods works everywhere.
 
 As in the reference library, ``BaseStorage`` turns ``put/get/delete/exists/list/url/info``

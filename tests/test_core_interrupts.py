@@ -31,6 +31,14 @@ def assert_consistent(engine: Engine) -> None:
         counters[0] += 1
         counters[1] += entry.file.size
     assert engine._prefixes == expected
+    deep: dict[str, list[int]] = {}
+    for key, entry in entries.items():
+        parts = key.split("/")[:-1]
+        for depth in range(2, len(parts) + 1):
+            counters = deep.setdefault("/".join(parts[:depth]) + "/", [0, 0])
+            counters[0] += 1
+            counters[1] += entry.file.size
+    assert engine._deep == deep
     assert engine.reserved_bytes >= 0
 
 
@@ -159,13 +167,17 @@ SCENARIOS: dict[str, Callable[[SyncMemoryStorage], object]] = {
     "copy": lambda s: s.copy("a/one", "c/copy"),
     "move": lambda s: s.move("a/one", "c/moved"),
     "move-over": lambda s: s.move("a/one", "b/two"),
+    "delete-prefix": lambda s: s.delete_prefix("a/"),
+    "put-if-match": lambda s: s.put("a/one", b"1", if_match=s.info("a/one").etag),
+    "put-deep": lambda s: s.put("c/d/e/f", b"deep"),
 }
 
 
 def fresh() -> SyncMemoryStorage:
-    s = SyncMemoryStorage(MemoryConfig(max_size=40))
+    s = SyncMemoryStorage(MemoryConfig(max_size=60))
     s.put("a/one", b"11111")
     s.put("b/two", b"22")
+    s.put("a/x/y/z", b"333")
     return s
 
 

@@ -30,7 +30,9 @@ from memstore import (
     InvalidKeyError,
     MemoryConfig,
     PrefixUsage,
+    StorageFileExistsError,
     StorageFileNotFoundError,
+    StoragePreconditionFailedError,
     StorageQuotaExceededError,
     StorageUsage,
     validate_key,
@@ -267,6 +269,46 @@ class StorageMachine(RuleBasedStateMachine):
             self.portal.call(self.storage.put, key, data)
 
     # -------------------------------------------------------------- invariants
+    @rule(key=keys, data=payloads, create_only=st.booleans(), stale=st.booleans())
+    def conditional_put(self, key: str, data: bytes, create_only: bool, stale: bool) -> None:
+        """S3's conditions against the model: create-only, or compare-and-swap on an ETag."""
+        current = self.model.get(key)
+        if create_only:
+            call = lambda: self.storage.put(key, data, if_none_match="*")  # noqa: E731
+            allowed = current is None
+        else:
+            wanted = etag(b"not stored" if stale or current is None else current)
+            call = lambda: self.storage.put(key, data, if_match=wanted)  # noqa: E731
+            allowed = current is not None and not stale
+        if not allowed:
+            event("conditional put refused")
+            with pytest.raises((StorageFileExistsError, StoragePreconditionFailedError)):
+                self.portal.call(call)
+        elif self.fits(key, len(data)):
+            self.portal.call(call)
+            self.model[key] = data
+        else:
+            with pytest.raises(StorageQuotaExceededError):
+                self.portal.call(call)
+
+    @rule(prefix=st.sampled_from(["a", "b", "a/", "b/", "a/b", "x"]))
+    def delete_prefix(self, prefix: str) -> None:
+        doomed = [k for k in self.model if k.startswith(prefix)]
+        assert self.portal.call(self.storage.delete_prefix, prefix) == len(doomed)
+        for key in doomed:
+            del self.model[key]
+
+    @rule(prefix=st.sampled_from(["", "a", "a/", "b/", "a/b/"]))
+    def list_dir(self, prefix: str) -> None:
+        listing = self.portal.call(self.storage.list_dir, prefix)
+        below = sorted(k for k in self.model if k.startswith(prefix))
+        files = [k for k in below if "/" not in k[len(prefix) :]]
+        folders = sorted(
+            {prefix + k[len(prefix) :].split("/")[0] + "/" for k in below if "/" in k[len(prefix) :]}
+        )
+        assert [f.key for f in listing.files] == files
+        assert list(listing.prefixes) == folders
+
     @invariant()
     def matches_the_model(self) -> None:
         storage = self.storage
