@@ -12,6 +12,7 @@ __all__ = ["Check", "Config", "Measurement", "ScenarioResult"]
 
 KiB = 1024
 MiB = 1024 * KiB
+GiB = 1024 * MiB
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,14 @@ class Config:
     stream_chunk: int = 64 * KiB
     footprint_objects: int = 100_000
     footprint_payload: int = 100
+    range_bytes: int = GiB
+    """Size of the file the ``range`` scenario reads 1 KiB from the middle of."""
+    range_chunk: int = MiB
+    """The chunks that file is streamed in (memstore keeps them as its parts)."""
+    dir_folders: int = 1_000
+    """Sub-folders of ``root/`` in the ``list_dir`` scenario ..."""
+    dir_files: int = 1_000
+    """... files in each of them, and files in the flat folder ``flat/``."""
 
     @classmethod
     def full(cls) -> Config:
@@ -64,6 +73,9 @@ class Config:
             quota_sizes=(1_000, 10_000),
             stream_bytes=32 * MiB,
             footprint_objects=10_000,
+            range_bytes=64 * MiB,
+            dir_folders=100,
+            dir_files=100,
         )
 
 

@@ -12,6 +12,7 @@ from benchmarks._model import Config, ScenarioResult
 from benchmarks.bench_browser import run_browser
 from benchmarks.footprint import run_footprint
 from benchmarks.listing import run_list
+from benchmarks.objects import run_create, run_list_dir, run_range
 from benchmarks.put_get import run_get, run_put
 from benchmarks.quota import run_quota
 from benchmarks.streaming import run_stream
@@ -49,6 +50,13 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("stream", "256 MiB streamed put: peak memory and loop stalls", run_async=run_stream),
     Scenario("footprint", "memory per stored object (100k x 100 B)", run_async=run_footprint),
     Scenario("sync", "the sync facade vs the async core, a naive portal and obstore", run_sync=run_sync),
+    Scenario(
+        "range",
+        "get_bytes/get_ranges of 1 KiB from a 1 GiB file (both faces, obstore, fsspec)",
+        run_sync=run_range,
+    ),
+    Scenario("list_dir", "list_dir of 1,000 sub-folders vs 1,000 files at 1M keys", run_sync=run_list_dir),
+    Scenario("create", 'create-only put (if_none_match="*") vs plain put', run_sync=run_create),
     Scenario("browser", "the notebook browser: build and refresh with 1M keys", run_sync=run_browser),
 )
 

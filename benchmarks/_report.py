@@ -16,7 +16,12 @@ from benchmarks._model import Check, ScenarioResult
 __all__ = ["machine_info", "render_markdown", "render_text", "write_json", "write_plot"]
 
 PACKAGES = ("memstore", "litestar-storages", "obstore", "fsspec", "opendal", "anyio", "sortedcontainers")
-SUBJECT = {"sync": "sync facade"}
+SUBJECT = {
+    "sync": "sync facade",
+    "range": "memstore (sync)",
+    "list_dir": "memstore (sync)",
+    "create": "memstore (sync)",
+}
 """Whose ratio the "vs" column shows, per scenario (memstore unless named here)."""
 
 

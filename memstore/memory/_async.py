@@ -318,13 +318,14 @@ class MemoryStorage(AsyncFace, BaseStorage):
         """
         start = ops.check_bound("start", start)
         end = ops.check_bound("end", end)
-        data = self._open().entry(validate_key(key)).data
+        entry = self._open().entry(validate_key(key))
+        data = entry.data
         if start is None and end is None:
             for chunk in ops.chunks_of(data, self.config.chunk_size):
                 yield chunk
             return
-        lo, hi = ops.resolve_range(ops.size_of(data), start, end)
-        for chunk in ops.range_chunks(data, lo, hi, self.config.chunk_size):
+        lo, hi = ops.resolve_range(entry.file.size, start, end)
+        for chunk in ops.range_chunks(data, lo, hi, self.config.chunk_size, entry.offsets):
             yield chunk
 
     async def get_bytes(self, key: str, *, start: int | None = None, end: int | None = None) -> bytes:
@@ -345,16 +346,16 @@ class MemoryStorage(AsyncFace, BaseStorage):
             TypeError: If ``start`` or ``end`` is not an ``int`` or ``None``.
             StorageClosedError: If the storage is closed.
         """
-        entry = self._engine.find(key)  # a stored key was validated when it was put
-        data = (entry or self._open().entry(validate_key(key))).data
+        entry = self._engine.find(key) or self._open().entry(validate_key(key))  # stored keys are valid
+        data = entry.data
         if start is None and end is None:
             if isinstance(data, bytes):
                 return data
-            return await offload(ops.join, data, when=ops.size_of(data) >= self.config.offload_threshold)
+            return await offload(ops.join, data, when=entry.file.size >= self.config.offload_threshold)
         start = ops.check_bound("start", start)
         end = ops.check_bound("end", end)
-        lo, hi = ops.resolve_range(ops.size_of(data), start, end)
-        parts = ops.slice_data(data, lo, hi)
+        lo, hi = ops.resolve_range(entry.file.size, start, end)
+        parts = ops.slice_data(data, lo, hi, entry.offsets)
         return await offload(b"".join, parts, when=hi - lo >= self.config.offload_threshold)
 
     async def get_ranges(self, key: str, ranges: Sequence[tuple[int, int]]) -> builtins.list[bytes]:
@@ -375,12 +376,13 @@ class MemoryStorage(AsyncFace, BaseStorage):
             StorageClosedError: If the storage is closed.
         """
         pairs = ops.check_ranges(ranges)
-        data = self._open().entry(validate_key(key)).data  # one version for every range
-        size = ops.size_of(data)
+        entry = self._open().entry(validate_key(key))  # one version for every range
+        data = entry.data
+        size = entry.file.size
         out: builtins.list[bytes] = []
         for start, end in pairs:
             lo, hi = ops.resolve_range(size, start, end)
-            out.append(b"".join(ops.slice_data(data, lo, hi)))
+            out.append(b"".join(ops.slice_data(data, lo, hi, entry.offsets)))
         return out
 
     async def exists(self, key: str) -> bool:

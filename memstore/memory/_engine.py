@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
+from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from itertools import islice
+from itertools import accumulate, islice
 
 from sortedcontainers import SortedList
 
@@ -50,11 +51,13 @@ _UTC = timezone.utc
 class Entry:
     """One stored file: its metadata and its immutable contents."""
 
-    __slots__ = ("data", "file")
+    __slots__ = ("data", "file", "offsets")
 
     def __init__(self, data: Data) -> None:
         self.data = data
         self.file: StoredFile  # set right after (a lazy file finds its entry by key)
+        # Where each stored part ends, for range reads that bisect to their parts.
+        self.offsets: list[int] | None = None if isinstance(data, bytes) else list(accumulate(map(len, data)))
 
 
 class Reservation:
@@ -165,8 +168,9 @@ class Engine:
     def list_dir(self, prefix: str) -> tuple[list[str], list[StoredFile]]:
         """``(sub-folders, direct files)`` of ``prefix``, as S3 lists with ``Delimiter="/"``.
 
-        One consistent snapshot in O((1 + k) log n) for k results: each sub-folder is
-        skipped over through the sorted index, never walked.
+        One consistent snapshot in O(log n + k) for k results: each sub-folder is
+        stepped over by position in the sorted index (its counters give its size),
+        never walked.
         """
         folders: list[str] = []
         files: list[StoredFile] = []
@@ -174,23 +178,45 @@ class Engine:
         with self._lock:
             if self.closed:
                 raise StorageClosedError("the storage is closed")
-            keys = self._keys
             entries = self._entries
-            it = keys.irange(minimum=prefix)
-            key = next(it, None)
-            while key is not None and key.startswith(prefix):
+            # The sorted index is a list of sorted sublists with their maxima
+            # (sortedcontainers' layout): walk it directly, and jump over each
+            # sub-folder with two bisections instead of a new iterator.
+            lists: list[list[str]] = self._keys._lists
+            maxes: list[str] = self._keys._maxes
+            deep, tops = self._deep, self._prefixes
+            pos = bisect_left(maxes, prefix)
+            idx = bisect_left(lists[pos], prefix) if pos < len(lists) else 0
+            while pos < len(lists):
+                sub = lists[pos]
+                if idx >= len(sub):
+                    pos += 1
+                    idx = 0
+                    continue
+                key = sub[idx]
+                if not key.startswith(prefix):
+                    break
                 slash = key.find("/", n)
                 if slash < 0:
                     files.append(entries[key].file)
-                    key = next(it, None)
+                    idx += 1
                     continue
                 folder = key[: slash + 1]
                 folders.append(folder)
-                end = _prefix_end(folder)
-                if not end:
+                # The folder's keys are contiguous in the index, and its counters say how
+                # many there are: step over them by position, without comparing a key.
+                counters = deep.get(folder) or tops.get(folder)
+                if counters is not None:
+                    idx += counters[0]
+                    while pos < len(lists) and idx >= len(lists[pos]):
+                        idx -= len(lists[pos])
+                        pos += 1
+                    continue
+                end = folder[:-1] + "0"  # (unreachable while the counters are exact) bisect past it
+                pos = bisect_left(maxes, end, pos)
+                if pos == len(lists):
                     break
-                it = keys.irange(minimum=end)  # skip the whole sub-folder: O(log n)
-                key = next(it, None)
+                idx = bisect_left(lists[pos], end)
         return folders, files
 
     def list_page(self, prefix: str, after: str | None, count: int) -> list[StoredFile]:
