@@ -1,3 +1,5 @@
+# mypy: disable-error-code="override"
+# (the minimal backends here implement only the reference library's API, on purpose)
 """The storage browser at the model level: drive a storage, read what the widget tree shows.
 
 No front end is involved: ipywidgets without a kernel keeps the model state in Python,
@@ -28,7 +30,7 @@ ipywidgets = pytest.importorskip("ipywidgets")
 from memstore import BaseStorage, MemoryConfig, MemoryStorage, StoredFile, SyncMemoryStorage  # noqa: E402
 from memstore.notebook import StorageBrowser  # noqa: E402
 from memstore.notebook._query import PageSource, parse_filter  # noqa: E402
-from memstore.notebook._render import PREVIEW_BYTES, hexdump, make_preview  # noqa: E402
+from memstore.notebook._render import FOLDER_MARK, PREVIEW_BYTES, hexdump, make_preview  # noqa: E402
 from memstore.types import EMPTY_METADATA  # noqa: E402
 
 HOSTILE = '<img src=x onerror="window.__xss=1">'
@@ -343,6 +345,7 @@ def test_breakdown_shows_the_ten_largest_prefixes(browsers: list[StorageBrowser]
 def test_live_refreshes_are_throttled_with_a_trailing_update(browsers: list[StorageBrowser]) -> None:
     storage = MemoryStorage()
     b = browse(browsers, storage, refresh_interval=0.1)
+    b.open_folder("live/")  # not there yet: it fills live
     before = b.refresh_count
     started = time.monotonic()
 
@@ -395,7 +398,7 @@ def test_filter_by_prefix_and_glob(browsers: list[StorageBrowser]) -> None:
     box.value = "data/"
     assert "15 matching files" in text_of(b, "memstore-page")
     assert row_keys(b) == sorted(k for k in keys if k.startswith("data/"))[:5]
-    box.value = "*.csv"
+    box.value = "**/*.csv"  # `*` stays within one folder, `**` crosses folders
     assert "13 matching files" in text_of(b, "memstore-page")
     click(b, "memstore-next")
     click(b, "memstore-next")
@@ -406,8 +409,9 @@ def test_filter_by_prefix_and_glob(browsers: list[StorageBrowser]) -> None:
     box.value = "  nothing-here  "
     assert row_keys(b) == []
     assert "page 1 of 1 · 0 matching files" in text_of(b, "memstore-page")
-    box.value = ""
-    assert "18 files" in text_of(b, "memstore-page")
+    box.value = ""  # back to the folder view of the root
+    assert "2 folders · 1 file" in text_of(b, "memstore-page")
+    assert row_keys(b) == ["data/", "logs/", "readme.md"]
 
 
 def test_sort_by_size_and_modified(browsers: list[StorageBrowser]) -> None:
@@ -431,11 +435,25 @@ def test_sort_by_size_and_modified(browsers: list[StorageBrowser]) -> None:
     assert b.page == 0
 
 
-@pytest.mark.parametrize("pattern", ["", "a/", "a/1", "*", "*.csv", "b/*x*", "?/[0-4]*", "zzz"])
-@pytest.mark.parametrize("sort", ["key", "size", "modified"])
-def test_pages_match_a_brute_force_reference(pattern: str, sort: Any) -> None:
+def glob_reference(pattern: str, key: str) -> bool:
+    """Glob semantics, brute force: segment by segment; ``**`` stands for any number of segments."""
     import fnmatch
 
+    def match(parts: list[str], names: list[str]) -> bool:
+        if not parts:
+            return not names
+        if parts[0] == "**":
+            return any(match(parts[1:], names[i:]) for i in range(len(names) + 1))
+        return bool(names) and fnmatch.fnmatchcase(names[0], parts[0]) and match(parts[1:], names[1:])
+
+    return match(pattern.split("/"), key.split("/"))
+
+
+@pytest.mark.parametrize(
+    "pattern", ["", "a/", "a/1", "*", "*/*", "*.csv", "**/*.csv", "**", "b/*x*", "?/[0-4]*", "zzz"]
+)
+@pytest.mark.parametrize("sort", ["key", "size", "modified"])
+def test_pages_match_a_brute_force_reference(pattern: str, sort: Any) -> None:
     storage = MemoryStorage()
     rng = random.Random(pattern + sort)
     for _i in range(300):
@@ -445,7 +463,7 @@ def test_pages_match_a_brute_force_reference(pattern: str, sort: Any) -> None:
     files = list(view.list())
     flt = parse_filter(pattern)
     if flt.is_glob:
-        files = [f for f in files if fnmatch.fnmatchcase(f.key, pattern)]
+        files = [f for f in files if glob_reference(pattern, f.key)]
     else:
         files = [f for f in files if f.key.startswith(pattern)]
     order = list(reversed(storage._engine._entries))  # modification order, newest first
@@ -474,12 +492,10 @@ def test_pages_match_a_brute_force_reference(pattern: str, sort: Any) -> None:
 def test_glob_literal_prefix() -> None:
     assert parse_filter("logs/2024-*.txt").prefix == "logs/2024-"
     assert parse_filter("*.csv").prefix == ""
-    assert parse_filter("data/").match is None
+    assert not parse_filter("data/").is_glob
     assert parse_filter("a[bc]d").prefix == "a"
-    match = parse_filter("*.csv").match
-    assert match is not None
-    assert match("x/y.csv")
-    assert not match("x/y.csvx")
+    assert parse_filter(" **/*.csv ").is_glob
+    assert parse_filter(" **/*.csv ").text == "**/*.csv"
 
 
 # ----------------------------------------------------------------- details
@@ -489,6 +505,7 @@ def test_details_of_the_selected_file(storage: MemoryStorage, browsers: list[Sto
     b = browse(browsers, storage)
     assert "Select a file" in text_of(b, "memstore-details")
     assert find(b, "memstore-delete").disabled
+    b.open_folder("notes/")
     choose_row(b, "notes/a.txt")
     assert b.selected == "notes/a.txt"
     text = text_of(b, "memstore-details")
@@ -509,6 +526,7 @@ def test_details_of_the_selected_file(storage: MemoryStorage, browsers: list[Sto
         b, "memstore-details"
     )
     assert not find(b, "memstore-delete").disabled
+    b.open_folder("bin/")
     choose_row(b, "bin/blob")
     assert "00000000  00 01 02 03 04 05 06 07  08 09 0a 0b 0c 0d 0e 0f  |................|" in text_of(
         b, "memstore-details"
@@ -578,12 +596,14 @@ def test_hexdump_format() -> None:
 def test_image_preview_in_the_widget(storage: MemoryStorage, browsers: list[StorageBrowser]) -> None:
     put(storage, "img/p.png", png_bytes())
     b = browse(browsers, storage)
+    b.open_folder("img/")
     choose_row(b, "img/p.png")
     image = find(b, "memstore-image")
     assert image.value == png_bytes()
     assert image.format == "png"
     assert image.layout.display is None
     put(storage, "a.txt", b"x")
+    b.open_folder("")
     choose_row(b, "a.txt")
     assert_equal_attr(image.layout, "display", "none")
 
@@ -677,9 +697,10 @@ def test_hostile_strings_are_escaped_everywhere(
     joined = "".join(fragments)
     assert html.escape(HOSTILE) in joined
     assert html.escape(hostile_type) in joined
-    # The rows are plain text (an <option>'s textContent), shown as typed.
-    assert row_keys(b)[0] == HOSTILE
-    assert find(b, "memstore-rows").options[0][0].startswith(HOSTILE)
+    # The rows are plain text (an <option>'s textContent), shown as typed: the folder first.
+    assert row_keys(b) == [f"{HOSTILE}/", HOSTILE]
+    assert find(b, "memstore-rows").options[0][0].startswith(f"{FOLDER_MARK}{HOSTILE}/")
+    assert find(b, "memstore-rows").options[1][0].startswith(HOSTILE)
 
 
 def test_repr_html_escapes(storage: MemoryStorage) -> None:
@@ -746,7 +767,7 @@ def test_a_large_store_renders_only_the_visible_page(browsers: list[StorageBrows
     n = 200_000
     storage = MemoryStorage()
     fill_engine(storage, [f"f{i % 50:02d}/k{i:07d}" for i in range(n)], size=3)
-    b = browse(browsers, storage, page_size=50)
+    b = browse(browsers, storage, page_size=50, pattern="f")  # a flat list: every key starts with f
     assert f"{n:,} files" in text_of(b, "memstore-totals")
     assert "page 1 of 4,000" in text_of(b, "memstore-page")
     assert len(row_keys(b)) == 50
@@ -847,7 +868,9 @@ def test_the_browser_works_on_any_backend_of_the_contract(browsers: list[Storage
     for i in range(12):
         anyio.run(backend.put, f"d{i % 3}/f{i:02d}.txt", b"x" * i)
     b = browse(browsers, backend, page_size=5)
-    assert row_keys(b) == ["d0/f00.txt", "d0/f03.txt", "d0/f06.txt", "d0/f09.txt", "d1/f01.txt"]
+    assert row_keys(b) == ["d0/", "d1/", "d2/"]
+    b.open_folder("d0/")
+    assert row_keys(b) == ["d0/f00.txt", "d0/f03.txt", "d0/f06.txt", "d0/f09.txt"]
     assert "12 files" in text_of(b, "memstore-totals")
     assert "d2/" in text_of(b, "memstore-breakdown")
     choose_row(b, "d0/f09.txt")
@@ -890,3 +913,422 @@ def test_a_failed_construction_leaves_no_widget_and_no_subscriber() -> None:
     assert set(widget_module._instances) == before  # every widget it made was closed
     assert not storage._engine._subscribers  # and it did not stay subscribed
     storage.close()
+
+
+# ------------------------------------------------------- folder navigation
+def crumbs(browser: StorageBrowser) -> list[str]:
+    """The breadcrumb as shown: the buttons' texts."""
+    return [
+        c.description
+        for c in find(browser, "memstore-breadcrumb").children
+        if isinstance(c, ipywidgets.Button)
+    ]
+
+
+def click_crumb(browser: StorageBrowser, name: str) -> None:
+    for c in find(browser, "memstore-breadcrumb").children:
+        if isinstance(c, ipywidgets.Button) and c.description == name:
+            c.click()
+            return
+    raise AssertionError(f"no crumb {name!r} in {crumbs(browser)}")
+
+
+def row_labels(browser: StorageBrowser) -> list[str]:
+    return [label for label, _ in find(browser, "memstore-rows").options]
+
+
+def test_the_breadcrumb_shows_the_path_and_navigates_up(
+    storage: MemoryStorage, browsers: list[StorageBrowser]
+) -> None:
+    for key in ["a/b/c/file.txt", "a/x.txt", "top.txt"]:
+        put(storage, key, b"1")
+    b = browse(browsers, storage)
+    assert b.folder == ""
+    assert crumbs(b) == ["root"]
+    assert find(b, "memstore-up").disabled
+    assert row_keys(b) == ["a/", "top.txt"]
+    b.open_folder("a/b/c/")
+    assert b.folder == "a/b/c/"
+    assert crumbs(b) == ["root", "a", "b", "c"]
+    assert "root / a / b / c" in " ".join(
+        c.description if isinstance(c, ipywidgets.Button) else text_of(c, "memstore-crumb-sep")
+        for c in find(b, "memstore-breadcrumb").children
+    )
+    current = [
+        c for c in find(b, "memstore-breadcrumb").children if "memstore-crumb-current" in c._dom_classes
+    ]
+    assert [c.description for c in current] == ["c"]
+    assert row_keys(b) == ["a/b/c/file.txt"]
+    assert row_labels(b)[0].startswith("file.txt ")  # names relative to the folder
+    assert not find(b, "memstore-up").disabled
+    click_crumb(b, "a")
+    assert b.folder == "a/"
+    assert crumbs(b) == ["root", "a"]
+    assert row_keys(b) == ["a/b/", "a/x.txt"]
+    b.open_folder("a/b/")
+    click(b, "memstore-up")
+    assert b.folder == "a/"
+    click(b, "memstore-up")
+    assert b.folder == ""
+    assert find(b, "memstore-up").disabled
+    b.open_folder("a/b/c/")
+    click_crumb(b, "root")
+    assert (b.folder, crumbs(b), row_keys(b)) == ("", ["root"], ["a/", "top.txt"])
+    assert "folder=''" in repr(b)
+
+
+def test_folder_rows_come_first_with_their_counts_and_sizes(
+    storage: MemoryStorage, browsers: list[StorageBrowser]
+) -> None:
+    put(storage, "z.txt", b"\0" * 5)
+    put(storage, "data/a.csv", b"\0" * 100)
+    put(storage, "data/sub/b.csv", b"\0" * 200)
+    put(storage, "data/sub/c.csv", b"\0" * 300)
+    put(storage, "logs/x.log", b"\0" * 300)
+    put(storage, "a.txt", b"\0" * 7)
+    b = browse(browsers, storage)
+    assert row_keys(b) == ["data/", "logs/", "a.txt", "z.txt"]
+    data, logs, a_txt, _ = row_labels(b)
+    assert data.startswith(f"{FOLDER_MARK}data/ ")
+    assert "600 B" in data
+    assert "3 files" in data
+    assert logs.startswith(f"{FOLDER_MARK}logs/ ")
+    assert "300 B" in logs
+    assert "1 file" in logs
+    assert a_txt.startswith("a.txt ")
+    assert "7 B" in a_txt
+    # The size columns line up.
+    assert data.index("600 B") + len("600 B") == a_txt.index("7 B") + len("7 B")
+    assert "page 1 of 1 · 2 folders · 2 files" in text_of(b, "memstore-page")
+    assert "6 files · 912 B in this folder" in text_of(b, "memstore-nav")
+    assert text_of(b, "memstore-list").lstrip().startswith("name")  # the column header
+    b.open_folder("data/")
+    assert row_keys(b) == ["data/sub/", "data/a.csv"]
+    assert row_labels(b)[0].startswith(f"{FOLDER_MARK}sub/ ")
+    assert "500 B" in row_labels(b)[0]
+    assert "2 files" in row_labels(b)[0]
+    assert "3 files · 600 B in this folder" in text_of(b, "memstore-nav")
+    assert "page 1 of 1 · 1 folder · 1 file" in text_of(b, "memstore-page")
+
+
+def test_choosing_a_folder_row_enters_it(storage: MemoryStorage, browsers: list[StorageBrowser]) -> None:
+    put(storage, "data/a.csv", b"x,y")
+    put(storage, "data/sub/b.csv", b"1,2")
+    put(storage, "top.txt", b"top")
+    b = browse(browsers, storage)
+    choose_row(b, "top.txt")
+    assert b.selected == "top.txt"
+    choose_row(b, "data/")  # a click on a folder row opens the folder
+    assert b.folder == "data/"
+    assert crumbs(b) == ["root", "data"]
+    assert row_keys(b) == ["data/sub/", "data/a.csv"]
+    assert find(b, "memstore-rows").index is None  # no row is selected in the new folder
+    assert b.selected == "top.txt"  # the details pane still shows the file chosen before
+    assert "top.txt" in text_of(b, "memstore-details")
+    choose_row(b, "data/sub/")
+    assert b.folder == "data/sub/"
+    assert row_keys(b) == ["data/sub/b.csv"]
+    choose_row(b, "data/sub/b.csv")  # a file row shows its details, as before
+    assert b.selected == "data/sub/b.csv"
+    assert b.folder == "data/sub/"
+    assert "1,2" in text_of(b, "memstore-details")
+    assert find(b, "memstore-rows").index == 0
+    click(b, "memstore-up")
+    click(b, "memstore-up")
+    choose_row(b, "data/")
+    assert b.folder == "data/"
+
+
+def test_files_directly_in_the_folder_sorted_within_it(browsers: list[StorageBrowser]) -> None:
+    storage = MemoryStorage()
+    keys = [f"d/f{i}.bin" for i in range(6)] + ["d/zz/deep.bin", "d/aa/deep.bin", "other/x.bin", "d.bin"]
+    fill_engine(storage, keys)  # one second apart, in this order
+    sizes = {"d/f0.bin": 30, "d/f1.bin": 10, "d/f2.bin": 50, "d/f3.bin": 20, "d/f4.bin": 40, "d/f5.bin": 50}
+    for key, size in sizes.items():
+        entry = storage._engine.entry(key)
+        entry.file = dataclasses.replace(entry.file, size=size)  # only what the rows show
+    b = browse(browsers, storage, page_size=20)
+    b.open_folder("d/")
+    direct = [f"d/f{i}.bin" for i in range(6)]
+    assert row_keys(b) == ["d/aa/", "d/zz/", *direct]  # files further down are not listed
+    find(b, "memstore-sort").value = "size"
+    assert row_keys(b) == [
+        "d/aa/",
+        "d/zz/",
+        "d/f2.bin",
+        "d/f5.bin",
+        "d/f4.bin",
+        "d/f0.bin",
+        "d/f3.bin",
+        "d/f1.bin",
+    ]
+    find(b, "memstore-sort").value = "modified"
+    assert row_keys(b) == ["d/aa/", "d/zz/", *reversed(direct)]
+    find(b, "memstore-sort").value = "key"
+    assert row_keys(b) == ["d/aa/", "d/zz/", *direct]
+
+
+def test_pages_run_across_folders_and_files(browsers: list[StorageBrowser]) -> None:
+    storage = MemoryStorage()
+    folders = [f"p/dir{i}/" for i in range(7)]
+    files = [f"p/file{i}.txt" for i in range(8)]
+    fill_engine(storage, sorted([f + "x" for f in folders] + files))
+    b = browse(browsers, storage, page_size=5)
+    b.open_folder("p/")
+    assert row_keys(b) == folders[:5]
+    assert "page 1 of 3 · 7 folders · 8 files" in text_of(b, "memstore-page")
+    click(b, "memstore-next")
+    assert row_keys(b) == folders[5:] + files[:3]
+    find(b, "memstore-sort").value = "modified"  # folders stay first, by name
+    click(b, "memstore-next")
+    assert row_keys(b) == folders[5:] + files[::-1][:3]
+    click(b, "memstore-next")
+    assert row_keys(b) == files[::-1][3:]
+    assert find(b, "memstore-next").disabled
+    click(b, "memstore-prev")
+    assert b.page == 1
+    b.open_folder("p/")  # opening a folder starts at its first page
+    assert b.page == 0
+    assert row_keys(b) == folders[:5]
+
+
+class CountingStorage(SyncMemoryStorage):
+    """Records the calls the browser makes to ``glob`` and ``list``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.globs: list[str] = []
+        self.lists: list[str] = []
+
+    def glob(self, pattern: str, *, limit: int | None = None) -> Iterator[StoredFile]:
+        self.globs.append(pattern)
+        return super().glob(pattern, limit=limit)
+
+    def list(self, prefix: str = "", *, limit: int | None = None) -> Iterator[StoredFile]:
+        self.lists.append(prefix)
+        return super().list(prefix, limit=limit)
+
+
+def test_the_glob_filter_has_glob_semantics(browsers: list[StorageBrowser]) -> None:
+    with CountingStorage() as storage:
+        for key in ["a.csv", "b.txt", "data/c.csv", "data/deep/d.csv", "data/e.txt"]:
+            storage.put(key, b"1")
+        b = browse(browsers, storage, page_size=2)
+        box = find(b, "memstore-filter")
+        assert "**/*.csv" in box.placeholder
+        assert "**" in box.tooltip
+        box.value = "*.csv"  # `*` stays within one folder: the top level only
+        assert row_keys(b) == ["a.csv"]
+        assert "1 matching file" in text_of(b, "memstore-page")
+        assert "filtered" in text_of(b, "memstore-nav")
+        assert text_of(b, "memstore-list").lstrip().startswith("key")
+        box.value = "**/*.csv"  # `**` crosses folders
+        assert "3 matching files" in text_of(b, "memstore-page")
+        assert row_keys(b) == ["a.csv", "data/c.csv"]
+        assert row_labels(b)[1].startswith("data/c.csv ")  # full keys in a flat list
+        click(b, "memstore-next")
+        assert row_keys(b) == ["data/deep/d.csv"]
+        box.value = "data/*.csv"
+        assert row_keys(b) == ["data/c.csv"]
+        box.value = "data/**"
+        assert "3 matching files" in text_of(b, "memstore-page")
+        box.value = "d?ta/[c]*"
+        assert row_keys(b) == ["data/c.csv"]
+        assert storage.globs == ["*.csv", "**/*.csv", "data/*.csv", "data/**", "d?ta/[c]*"]
+        # Paging through an unchanged result reads it once; a change reads it again.
+        box.value = "**"
+        click(b, "memstore-next")
+        click(b, "memstore-next")
+        assert storage.globs.count("**") == 1
+        storage.put("f.csv", b"1")
+        eventually(lambda: assert_equal(storage.globs.count("**"), 2))
+        eventually(lambda: assert_in("6 matching files", text_of(b, "memstore-page")))
+        # A plain prefix keeps its flat listing of every key under it.
+        box.value = "data/"
+        assert row_keys(b) == ["data/c.csv", "data/deep/d.csv"]
+        assert "3 matching files" in text_of(b, "memstore-page")
+
+
+def test_the_folder_view_reads_one_level_only(browsers: list[StorageBrowser]) -> None:
+    with CountingStorage() as storage:
+        for i in range(30):
+            storage.put(f"big/{i:02d}/x.bin", b"1")
+        storage.put("big/top.bin", b"22")
+        b = browse(browsers, storage, page_size=10)
+        b.open_folder("big/")
+        find(b, "memstore-sort").value = "size"
+        click(b, "memstore-next")
+        assert "page 2 of 4 · 30 folders · 1 file" in text_of(b, "memstore-page")
+        assert storage.lists == []  # list_dir and get_prefix_usage: never a listing of every key
+        assert storage.globs == []
+
+
+def test_a_filter_and_the_folder(storage: MemoryStorage, browsers: list[StorageBrowser]) -> None:
+    for key in ["a/1.csv", "a/b/2.csv", "c.csv"]:
+        put(storage, key, b"1")
+    b = browse(browsers, storage, pattern="**/*.csv")
+    assert row_keys(b) == ["a/1.csv", "a/b/2.csv", "c.csv"]
+    choose_row(b, "a/b/2.csv")  # a file row of a flat list is a file, whatever its folder
+    assert b.selected == "a/b/2.csv"
+    assert b.folder == ""
+    box = find(b, "memstore-filter")
+    box.value = ""
+    b.open_folder("a/")
+    box.value = "a/"  # a prefix filter is a flat list of every key under it
+    assert row_keys(b) == ["a/1.csv", "a/b/2.csv"]
+    assert crumbs(b) == ["root", "a"]  # the folder to come back to
+    box.value = ""
+    assert row_keys(b) == ["a/b/", "a/1.csv"]
+    box.value = "*"
+    b.open_folder("a/b/")  # opening a folder clears the filter
+    assert box.value == ""
+    assert row_keys(b) == ["a/b/2.csv"]
+    box.value = "*"
+    click_crumb(b, "b")  # so does a click on the breadcrumb
+    assert box.value == ""
+    assert row_keys(b) == ["a/b/2.csv"]
+
+
+def test_open_folder_checks_its_argument(storage: MemoryStorage, browsers: list[StorageBrowser]) -> None:
+    put(storage, "a/x", b"1")
+    b = browse(browsers, storage)
+    with pytest.raises(TypeError):
+        b.open_folder(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        b.open_folder(b"a/")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="ends with '/'"):
+        b.open_folder("a")
+    assert b.folder == ""
+    b.open_folder("nowhere/")  # a folder without files shows no rows
+    assert b.folder == "nowhere/"
+    assert row_keys(b) == []
+    assert "page 1 of 1 · 0 files" in text_of(b, "memstore-page")
+    assert "0 files" in text_of(b, "memstore-nav")
+    b.open_folder("")
+    assert row_keys(b) == ["a/"]
+
+
+def test_the_folder_view_follows_live_changes(storage: MemoryStorage, browsers: list[StorageBrowser]) -> None:
+    put(storage, "data/a.txt", b"1")
+    b = browse(browsers, storage)
+    b.open_folder("data/")
+    in_thread(lambda: put(storage, "data/new/x.txt", b"123"))
+    eventually(lambda: assert_equal(row_keys(b), ["data/new/", "data/a.txt"]))
+    in_thread(lambda: put(storage, "data/new/y.txt", b"4567"))
+    eventually(lambda: assert_in("2 files", row_labels(b)[0]))
+    assert "7 B" in row_labels(b)[0]
+    in_thread(lambda: anyio.run(storage.delete_prefix, "data/"))
+    eventually(lambda: assert_equal(row_keys(b), []))
+    assert b.folder == "data/"  # an emptied folder stays open, showing no rows
+
+
+def test_hostile_folder_names_are_escaped_everywhere(
+    storage: MemoryStorage, browsers: list[StorageBrowser]
+) -> None:
+    put(storage, f"{HOSTILE}/a.txt", b"<script>window.__xss=3</script>", metadata={"m": HOSTILE})
+    put(storage, f"{HOSTILE}/{HOSTILE}/b.txt", b"x")
+    b = browse(browsers, storage)
+    assert row_keys(b) == [f"{HOSTILE}/"]
+    choose_row(b, f"{HOSTILE}/")
+    assert b.folder == f"{HOSTILE}/"
+    choose_row(b, f"{HOSTILE}/{HOSTILE}/")
+    assert crumbs(b) == ["root", HOSTILE, HOSTILE]  # button texts: never HTML
+    b.open_folder(f"{HOSTILE}/")
+    choose_row(b, f"{HOSTILE}/a.txt")
+    click(b, "memstore-delete")  # the confirmation names the key too
+    find(b, "memstore-filter").value = f"{HOSTILE}/**"
+    assert row_keys(b) == [f"{HOSTILE}/{HOSTILE}/b.txt", f"{HOSTILE}/a.txt"]
+    find(b, "memstore-filter").value = ""
+    fragments = all_html(b)
+    for fragment in fragments:
+        assert "<img" not in fragment, fragment
+        assert "<script" not in fragment, fragment
+    assert html.escape(HOSTILE) in "".join(fragments)
+    # The breadcrumb's parts are Buttons, whose text the front end sets as textContent.
+    parts = find(b, "memstore-breadcrumb").children
+    assert all(
+        isinstance(c, ipywidgets.Button) for c in parts if HOSTILE in str(getattr(c, "description", ""))
+    )
+    assert row_labels(b)[0].startswith(f"{FOLDER_MARK}{HOSTILE}/")
+
+
+@pytest.mark.parametrize("kind", ["memory", "sync", "minimal"])
+def test_folders_on_every_kind_of_storage(kind: str, browsers: list[StorageBrowser]) -> None:
+    keys = {"a.csv": 1, "docs/readme.md": 20, "docs/img/x.png": 300, "docs/img/y.png": 400, "z/q.csv": 5}
+    storage: Any
+    if kind == "memory":
+        storage = MemoryStorage()
+        for key, size in keys.items():
+            put(storage, key, b"\0" * size)
+    elif kind == "sync":
+        storage = SyncMemoryStorage()
+        for key, size in keys.items():
+            storage.put(key, b"\0" * size)
+    else:
+        storage = MinimalBackend()
+        for key, size in keys.items():
+            anyio.run(storage.put, key, b"\0" * size)
+    b = browse(browsers, storage, page_size=3)
+    assert row_keys(b) == ["docs/", "z/", "a.csv"]
+    assert "720 B" in row_labels(b)[0]
+    assert "3 files" in row_labels(b)[0]
+    assert "5 files · 726 B in this folder" in text_of(b, "memstore-nav")
+    choose_row(b, "docs/")
+    assert row_keys(b) == ["docs/img/", "docs/readme.md"]
+    choose_row(b, "docs/img/")
+    assert crumbs(b) == ["root", "docs", "img"]
+    find(b, "memstore-sort").value = "size"
+    assert row_keys(b) == ["docs/img/y.png", "docs/img/x.png"]
+    choose_row(b, "docs/img/y.png")
+    assert "400 B" in text_of(b, "memstore-details")
+    click(b, "memstore-up")
+    assert b.folder == "docs/"
+    find(b, "memstore-filter").value = "*.csv"
+    assert row_keys(b) == ["a.csv"]
+    find(b, "memstore-filter").value = "**/*.csv"
+    assert row_keys(b) == ["z/q.csv", "a.csv"]  # still by size
+    find(b, "memstore-filter").value = ""
+    assert row_keys(b) == ["docs/img/", "docs/readme.md"]
+    if kind == "sync":
+        storage.close()
+
+
+def test_the_breadcrumb_reuses_its_widgets_and_close_closes_them(
+    storage: MemoryStorage, browsers: list[StorageBrowser]
+) -> None:
+    from ipywidgets.widgets import widget as widget_module
+
+    put(storage, "a/b/c/d/e.txt", b"1")
+    b = StorageBrowser(storage)
+    b.open_folder("a/b/c/d/")
+    b.open_folder("")
+    before = len(widget_module._instances)
+    for _ in range(5):
+        b.open_folder("a/b/c/d/")
+        b.open_folder("a/")
+        click(b, "memstore-up")
+    assert len(widget_module._instances) == before  # no widget made per navigation
+    crumb_widgets = [w for w in b._all_widgets() if "memstore-crumb" in getattr(w, "_dom_classes", ())]
+    assert len(crumb_widgets) == 5  # root, a, b, c, d: kept although only "root" is on show
+    b.close()
+    assert all(w.comm is None for w in crumb_widgets)
+    assert not set(map(id, crumb_widgets)) & {id(w) for w in widget_module._instances.values()}
+
+
+def test_a_folder_without_sub_folders_is_paged_like_a_prefix(browsers: list[StorageBrowser]) -> None:
+    with CountingStorage() as storage:
+        keys = [f"k{i:03d}.txt" for i in range(25)]
+        for key in keys:
+            storage.put(key, b"1")
+        b = browse(browsers, storage, page_size=10)
+        click(b, "memstore-next")
+        assert row_keys(b) == keys[10:20]
+        assert "page 2 of 3 · 25 files" in text_of(b, "memstore-page")
+        assert "25 files · 25 B in this folder" in text_of(b, "memstore-nav")
+        find(b, "memstore-sort").value = "modified"
+        assert row_keys(b) == keys[::-1][:10]
+        assert storage.lists == []  # count and list_page: O(log n + page), not a listing
+        storage.put("sub/x.txt", b"1")  # now the root has a folder: list_dir takes over
+        b.refresh()
+        assert row_keys(b)[:2] == ["sub/", keys[-1]]
+        assert "1 folder · 25 files" in text_of(b, "memstore-page")

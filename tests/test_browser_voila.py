@@ -1,9 +1,11 @@
 """The storage browser in a real browser: Voila serves a notebook, headless Chromium drives it.
 
-The notebook is generated into a temporary folder. It fills a storage with 26 files (a
-hostile key, hostile metadata and content types, an HTML file, a PNG) up to 85 % of its
-quota, shows a ``StorageBrowser`` with 10 rows per page, and starts a thread that puts a
-new key as soon as the test creates a trigger file, to check live updates.
+The notebook is generated into a temporary folder. It fills a storage with 26 files in
+five folders and at the top level (a hostile key, hostile metadata and content types, an
+HTML file, a PNG) up to 85 % of its quota, shows a ``StorageBrowser`` with 10 rows per
+page, and starts a thread that puts a new key as soon as the test creates a trigger file,
+to check live updates. The browser opens on the root folder: the test enters folders by
+choosing their rows and comes back through the breadcrumb.
 
 Screenshots go to ``artifacts/screenshots/`` (ignored by git) for people to look at.
 """
@@ -249,13 +251,15 @@ def test_browser_in_voila(voila_url: tuple[str, Path]) -> None:
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.goto(url, wait_until="domcontentloaded", timeout=60_000)
-            expect(page.locator(".memstore-rows select option")).to_have_count(10, timeout=60_000)
+            # The root folder: data/ images/ logs/ padding/ pages/, then the hostile key and blob.bin.
+            expect(page.locator(".memstore-rows select option")).to_have_count(7, timeout=60_000)
             _check_initial(page)
             _shot(page, "initial")
 
             trigger.write_text("go")  # the kernel's thread now puts 0-live/arrived.txt
             expect(page.locator(".memstore-totals")).to_contain_text("27 files", timeout=15_000)
-            expect(page.locator(".memstore-rows select option").first).to_contain_text("0-live/arrived.txt")
+            expect(page.locator(".memstore-rows select option").first).to_contain_text("0-live/")
+            expect(page.locator(".memstore-rows select option").first).to_contain_text("1 file")
             _shot(page, "live")
 
             _check_details(page)
@@ -274,11 +278,17 @@ def _check_initial(page: Page) -> None:
     expect(bar).to_have_attribute("style", _contains("width: 85%"))
     expect(bar).to_have_class(_contains("progress-bar-warning"))
     expect(page.locator(".memstore-gauge")).to_contain_text("85.0 %")
-    expect(page.locator(".memstore-page")).to_contain_text("page 1 of 3")
+    expect(page.locator(".memstore-page")).to_contain_text("page 1 of 1 · 5 folders · 2 files")
+    expect(page.locator(".memstore-breadcrumb")).to_have_text("root")
+    expect(page.locator("button.memstore-up")).to_be_disabled()
+    expect(page.locator(".memstore-folder-info")).to_contain_text("26 files")
     breakdown = page.locator(".memstore-breakdown")
     expect(breakdown).to_contain_text("padding/")
     expect(breakdown).to_contain_text("data/")
-    expect(page.locator(".memstore-rows select option").first).to_contain_text("<img src=x")
+    options = page.locator(".memstore-rows select option")
+    expect(options.first).to_contain_text("data/")  # folders first, by name
+    expect(options.first).to_contain_text("18 files")
+    expect(options.nth(5)).to_contain_text("<img src=x")  # then the files
     assert page.locator(".memstore-browser img[src='x']").count() == 0
 
 
@@ -294,28 +304,41 @@ def _check_details(page: Page) -> None:
     expect(details).to_contain_text("<script>window.__xss=5</script>")
     assert details.locator("img[src='x'], script").count() == 0
     _shot(page, "details-hostile")
-    # An image shows as an image.
-    page.locator(".memstore-filter input").fill("images/")
-    page.locator(".memstore-filter input").press("Enter")
+    # Choosing a folder row opens the folder; an image shows as an image.
+    rows.select_option(value=_option_value(page, "\u25b8 images/"))
+    expect(page.locator(".memstore-breadcrumb")).to_contain_text("images", timeout=10_000)
     expect(page.locator(".memstore-rows select option")).to_have_count(1, timeout=10_000)
+    expect(page.locator("button.memstore-up")).to_be_enabled()
     rows.select_option(index=0)
     expect(details).to_contain_text("PNG image", timeout=10_000)
     expect(page.locator(".memstore-details img.memstore-image")).to_be_visible()
     _shot(page, "details-image")
+    # A glob filter lists the matches from every folder: ** crosses folders, * does not.
+    page.locator(".memstore-filter input").fill("**/*.log")
+    page.locator(".memstore-filter input").press("Enter")
+    expect(page.locator(".memstore-page")).to_contain_text("3 matching files", timeout=10_000)
+    page.locator(".memstore-filter input").fill("*.log")
+    page.locator(".memstore-filter input").press("Enter")
+    expect(page.locator(".memstore-page")).to_contain_text("0 matching files", timeout=10_000)
     page.locator(".memstore-filter input").fill("")
     page.locator(".memstore-filter input").press("Enter")
-    expect(page.locator(".memstore-page")).to_contain_text("page 1 of 3", timeout=10_000)
+    expect(page.locator(".memstore-rows select option")).to_have_count(1, timeout=10_000)  # images/ again
+    page.locator("button.memstore-crumb", has_text="root").click()
+    expect(page.locator(".memstore-page")).to_contain_text("6 folders · 2 files", timeout=10_000)
 
 
 def _check_paging_and_delete(page: Page) -> None:
     from playwright.sync_api import expect
 
+    rows = page.locator(".memstore-rows select")
+    rows.select_option(value=_option_value(page, "\u25b8 data/"))
+    expect(page.locator(".memstore-page")).to_contain_text("page 1 of 2 · 18 files", timeout=10_000)
     page.locator("button.memstore-next").click()
-    expect(page.locator(".memstore-page")).to_contain_text("page 2 of 3", timeout=10_000)
+    expect(page.locator(".memstore-page")).to_contain_text("page 2 of 2", timeout=10_000)
     options = page.locator(".memstore-rows select option")
-    expect(options.first).to_contain_text("data/part-")
-    victim = options.nth(2).inner_text().split()[0]
-    page.locator(".memstore-rows select").select_option(index=2)
+    expect(options.first).to_contain_text("part-10.csv")  # names relative to the folder
+    victim = "data/" + options.nth(2).inner_text().split()[0]
+    rows.select_option(index=2)
     details = page.locator(".memstore-details")
     expect(details).to_contain_text(victim, timeout=10_000)
     expect(details).to_contain_text("id,value")

@@ -31,6 +31,17 @@ _SORT_OPTIONS = [
 ]
 _MAX_PAGE_SIZE = 1000
 _MAX_INTERVAL = 5.0  # the adaptive throttle never waits longer than this between refreshes
+_FILTER_HELP = (
+    "A key prefix (data/) lists every key under it, in all folders. A glob matches whole keys: "
+    "*, ? and [...] stay within one folder, ** crosses folders: *.csv is the CSV files at the "
+    "top level, **/*.csv every CSV file, logs/**/*.log every log under logs/. "
+    "Empty: browse the folders."
+)
+
+
+def _parent(folder: str) -> str:
+    """The folder above ``folder`` (``"a/b/"`` -> ``"a/"``; ``"a/"`` -> ``""``)."""
+    return folder[: folder.rfind("/", 0, len(folder) - 1) + 1]
 
 
 def _listener(ref: weakref.ReferenceType[StorageBrowser]) -> Callable[[StorageEvent], None]:
@@ -84,18 +95,30 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
     """A live, paginated browser of a memory storage, for Jupyter notebooks and Voila.
 
     It shows the file count and bytes used, a quota gauge (warning at 80 %, danger at
-    95 %), the ten largest top-level prefixes, a filter box (a key prefix, or a glob
-    such as ``*.csv``), rows sortable by key, size or modification time, a details pane
-    for the selected file (every field, the metadata, a preview of the first 4 KiB)
-    and actions to delete the selected file (after a confirmation) and to refresh.
+    95 %), the ten largest top-level prefixes, the current folder as a breadcrumb
+    (``root / data / 2024``, each part clickable, and an "up" button), its rows (the
+    sub-folders first, by name, with their file counts and sizes, then the files
+    directly in the folder; choosing a folder row opens it), a filter box, rows
+    sortable by key, size or modification time, a details pane for the selected file
+    (every field, the metadata, a preview of the first 4 KiB) and actions to delete the
+    selected file (after a confirmation) and to refresh.
+
+    The filter box switches to a flat list of files from every folder: a key prefix
+    (``data/``) lists every key under it; a glob is matched by the storage's ``glob``,
+    where ``*``, ``?`` and ``[...]`` stay within one folder and ``**`` crosses folders
+    (``*.csv`` is the CSV files at the top level, ``**/*.csv`` every CSV file). Clearing
+    the filter returns to the folder.
 
     It subscribes to the storage's events and re-renders at most every
     ``refresh_interval`` seconds however fast the storage changes, from a short-lived
     timer thread (never from asyncio tasks on the kernel's loop), with a trailing
-    update so the last change always shows. A refresh costs O(log n + page) for the
-    default view; sorting by size or filtering with a glob has to snapshot the
-    candidate keys (every key, for a glob that starts with a wildcard), and the
-    throttle then stretches to four times the time a refresh took.
+    update so the last change always shows. A folder with sub-folders costs
+    O((1 + k) log n) to read for its ``k`` sub-folders and direct files (never the
+    files further down); a folder without sub-folders, and a prefix filter,
+    O(log n + page) in key order. Sorting a prefix filter by size, or a
+    glob, has to snapshot the candidate keys (every key, for a glob that starts with a
+    wildcard). Listings are cached until the storage changes, and the throttle
+    stretches to four times the time a refresh took.
 
     The storage holds the browser only weakly, and the browser holds the storage only
     weakly (it shows "closed" once the storage is gone). :meth:`close` unsubscribes, cancels a
@@ -110,6 +133,9 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         >>> storage = SyncMemoryStorage(MemoryConfig(max_size=10 * 2**20))
         >>> _ = storage.put("data/a.csv", b"x,y")
         >>> browser = StorageBrowser(storage)  # or storage.browse(); show it in a cell
+        >>> browser.open_folder("data/")
+        >>> browser.folder
+        'data/'
         >>> browser.select("data/a.csv")
         >>> browser.selected
         'data/a.csv'
@@ -123,7 +149,7 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
             sync storage. The browser uses only public methods of the contract.
         page_size: Rows per page (1 to 1000).
         refresh_interval: Minimum seconds between two live refreshes (0.05 to 3600).
-        pattern: Initial filter: a key prefix or a glob.
+        pattern: Initial filter: a key prefix or a glob (``""``: browse the folders).
         sort: Initial order: ``"key"``, ``"size"`` (largest first) or ``"modified"``
             (newest first).
         **kwargs: Passed on to :class:`ipywidgets.VBox` (``layout`` ...).
@@ -178,6 +204,12 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         self._page_index = 0
         self._selected_key: str | None = None
         self._shown_rows: tuple[tuple[str, str], ...] = ()
+        self._shown_folders: frozenset[str] = frozenset()  # the rows of _shown_rows that are folders
+        self._folder = ""
+        self._crumb_pool: list[Any] = []  # breadcrumb buttons, reused (never closed until close())
+        self._sep_pool: list[Any] = []  # the "/" between them
+        self._crumb_prefixes: list[str] = []  # the folder each shown crumb opens
+        self._crumb_folder: str | None = None  # the folder the breadcrumb shows
         self._shown_file: StoredFile | None = None
         self._pending_delete: str | None = None
         self._syncing = 0  # the thread in which the browser itself changes the row selection
@@ -252,10 +284,11 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
 
         self._filter = w.Text(
             value=pattern,
-            placeholder="prefix (data/) or glob (*.csv), then Enter",
+            placeholder="prefix (data/) or glob (**/*.csv), then Enter",
             continuous_update=False,
             description="filter",
-            layout=w.Layout(width="340px"),
+            tooltip=_FILTER_HELP,
+            layout=w.Layout(width="360px"),
         )
         self._filter.add_class("memstore-filter")
         self._sort = w.Dropdown(
@@ -286,8 +319,23 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
             [self._prev, self._page_label, self._next], layout=w.Layout(align_items="center", grid_gap="8px")
         )
         pager.add_class("memstore-pager")
+        self._up = w.Button(
+            description="up",
+            icon="arrow-up",
+            tooltip="Open the folder above",
+            disabled=True,
+            layout=w.Layout(width="auto"),
+        )
+        self._up.add_class("memstore-up")
+        self._breadcrumb = w.HBox([])
+        self._breadcrumb.add_class("memstore-breadcrumb")
+        self._folder_info = w.HTML()
+        self._folder_info.add_class("memstore-folder-info")
+        nav = w.HBox([self._up, self._breadcrumb, self._folder_info], layout=w.Layout(width="100%"))
+        nav.add_class("memstore-nav")
+        self._colhead = w.HTML(r.column_header("name"))
         listing = w.VBox(
-            [w.HTML(r.column_header()), self._rows, pager],
+            [nav, self._colhead, self._rows, pager],
             layout=w.Layout(flex="3 1 640px", min_width="0"),
         )
         listing.add_class("memstore-list")
@@ -350,27 +398,38 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         self._rows.observe(self._on_row, names="value")
         self._refresh_button.on_click(self._on_refresh)
         self._prev.on_click(self._on_prev)
+        self._up.on_click(self._on_up)
         self._next.on_click(self._on_next)
         self._delete.on_click(self._on_delete)
         self._confirm.on_click(self._on_confirm)
         self._cancel.on_click(self._on_cancel)
 
     def _all_widgets(self) -> list[Any]:
-        """Every widget of the tree below the browser (children first, depth-first)."""
+        """Every widget of the tree below the browser, once each (children first, depth-first)."""
         found: list[Any] = []
+        seen: set[int] = set()
+
+        def add(widget: Any) -> None:
+            if id(widget) not in seen:
+                seen.add(id(widget))
+                found.append(widget)
 
         def walk(widget: Any) -> None:
             for child in getattr(widget, "children", ()):
                 walk(child)
-                found.append(child)
+                add(child)
             for attr in ("layout", "style"):
                 sub = getattr(widget, attr, None)
                 if isinstance(sub, widgets.Widget):
-                    found.append(sub)
+                    add(sub)
 
         for child in self.__dict__.get("_top_children", ()):
             walk(child)
-            found.append(child)
+            add(child)
+        # Breadcrumb parts not on show at the moment are in no widget's children.
+        for child in [*self.__dict__.get("_crumb_pool", ()), *self.__dict__.get("_sep_pool", ())]:
+            walk(child)
+            add(child)
         if isinstance(getattr(self, "layout", None), widgets.Widget):
             found.append(self.layout)
         return found
@@ -417,6 +476,35 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
     def page(self) -> int:
         """The page shown, 0-based."""
         return self._page_index
+
+    @property
+    def folder(self) -> str:
+        """The folder shown: ``""`` for the root, else a prefix ending with ``/`` (``"data/2024/"``).
+
+        While the filter box holds a filter the rows are the filter's matches from every
+        folder; the breadcrumb still shows this folder, and clearing the filter returns
+        to it.
+        """
+        return self._folder
+
+    def open_folder(self, prefix: str) -> None:
+        """Show the folder ``prefix``: its sub-folders, then the files directly in it.
+
+        ``""`` is the root; any other folder ends with ``/`` (``"data/"``,
+        ``"data/2024/"``). It does not need to exist: a folder that holds no file shows
+        no rows. Opening a folder clears the filter box and goes to the first page, as a
+        click on the breadcrumb or on a folder row does.
+
+        Raises:
+            TypeError: If ``prefix`` is not a ``str``.
+            ValueError: If ``prefix`` is neither ``""`` nor ends with ``/``.
+        """
+        if not isinstance(prefix, str):
+            raise TypeError(f"prefix must be a str, not {type(prefix).__name__}")
+        prefix = str.__str__(prefix)
+        if prefix and not prefix.endswith("/"):
+            raise ValueError(f"a folder is '' (the root) or ends with '/', got {prefix!r:.80}")
+        self._open(prefix)
 
     @property
     def selected(self) -> str | None:
@@ -474,7 +562,10 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
             return "StorageBrowser(closed)"
         storage = self._storage_ref()
         shown = "<gone>" if storage is None else repr(storage)
-        return f"StorageBrowser({shown}, page={self._page_index + 1}, pattern={self._filter.value!r})"
+        return (
+            f"StorageBrowser({shown}, folder={self._folder!r}, page={self._page_index + 1}, "
+            f"pattern={self._filter.value!r})"
+        )
 
     # -------------------------------------------------------- live refreshing
     def _note_change(self, event: StorageEvent) -> None:
@@ -538,10 +629,17 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         with self._state_lock:
             generation = self._generation
         flt = parse_filter(self._filter.value)
-        page = self._source.page(view, flt, self._sort.value, self._page_index, self._page_size, generation)
+        sort = self._sort.value
+        if flt.text:  # a flat list of the matching files from every folder
+            page = self._source.page(view, flt, sort, self._page_index, self._page_size, generation)
+            folder: str | None = None
+        else:
+            folder = self._folder
+            page = self._source.folder_page(view, folder, sort, self._page_index, self._page_size, generation)
         self._page_index = page.index
-        self._render_rows(page)
-        self._render_pager(page, flt.text)
+        self._render_nav(page, folder)
+        self._render_rows(page, folder)
+        self._render_pager(page, folder)
         self._render_details(view)
 
     def _render_header(self, files: int, used: int) -> None:
@@ -555,34 +653,105 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         self._gauge_bar.layout.display = "none"
         self._gauge_text.value = ""
         self._breakdown.value = ""
-        self._render_rows(Page([], 0, 0, 1, False))
+        self._render_rows(Page([], 0, 0, 1, False), None)
+        self._folder_info.value = ""
         self._page_label.value = "the storage is closed"
-        self._prev.disabled = self._next.disabled = True
+        self._prev.disabled = self._next.disabled = self._up.disabled = True
         self._selected_key = None
         self._render_details(None)
 
-    def _render_rows(self, page: Page) -> None:
-        rows = tuple((r.row_label(f), f.key) for f in page.files)
-        want = self._selected_key if any(key == self._selected_key for _, key in rows) else None
+    def _render_nav(self, page: Page, folder: str | None) -> None:
+        """The breadcrumb of the current folder, the up button and the folder's summary."""
+        self._render_breadcrumb()
+        self._up.disabled = not self._folder
+        if folder is None:
+            self._folder_info.value = (
+                "<span class='memstore-muted'>filtered: matches from every folder "
+                "(clear the filter to browse this folder)</span>"
+            )
+            self._colhead.value = r.column_header("key")
+        else:
+            self._folder_info.value = "" if page.below is None else r.folder_summary(page.below)
+            self._colhead.value = r.column_header("name")
+
+    def _render_breadcrumb(self) -> None:
+        """``root / data / 2024`` as small buttons, rebuilt only when the folder changed.
+
+        Buttons show their description as text (never HTML), so a hostile folder name
+        needs no escaping there.
+        """
+        folder = self._folder
+        if folder == self._crumb_folder:
+            return
+        crumbs = r.segments(folder)
+        while len(self._crumb_pool) < len(crumbs):
+            button = widgets.Button(layout=widgets.Layout(width="auto"))
+            button.add_class("memstore-crumb")
+            button.on_click(self._on_crumb)
+            self._crumb_pool.append(button)
+        while len(self._sep_pool) < len(crumbs) - 1:
+            sep = widgets.HTML("<span>/</span>")
+            sep.add_class("memstore-crumb-sep")
+            self._sep_pool.append(sep)
+        children: list[Any] = []
+        for i, (name, prefix) in enumerate(crumbs):
+            button = self._crumb_pool[i]
+            button.description = name or "(empty)"
+            button.tooltip = "Open the root folder" if not prefix else f"Open {prefix}"
+            if i == len(crumbs) - 1:
+                button.add_class("memstore-crumb-current")
+            else:
+                button.remove_class("memstore-crumb-current")
+            if i:
+                children.append(self._sep_pool[i - 1])
+            children.append(button)
+        self._crumb_prefixes = [prefix for _, prefix in crumbs]
+        self._breadcrumb.children = children
+        self._crumb_folder = folder
+
+    def _render_rows(self, page: Page, folder: str | None) -> None:
+        """The rows of ``page``: its folders (opened when chosen), then its files."""
+        rows: list[tuple[str, str]] = []
+        for usage in page.folders:
+            name = usage.prefix[len(folder or "") :]
+            rows.append((r.folder_label(usage, name), usage.prefix))
+        for file in page.files:
+            # Relative to the folder; the full key for a flat list (or a key that is the folder).
+            relative = file.key[len(folder) :] if folder else None
+            rows.append((r.row_label(file, relative or None), file.key))
+        shown = tuple(rows)
+        folders = frozenset(usage.prefix for usage in page.folders)
+        # Only a file row shows the selection (a file's key may equal a folder's prefix).
+        want = next(
+            (i for i, (_, key) in enumerate(shown) if key == self._selected_key and i >= len(page.folders)),
+            None,
+        )
         select = self._rows
-        if rows == self._shown_rows and select.value == want:
+        same = shown == self._shown_rows and folders == self._shown_folders
+        if same and select.index == want:
             return
         self._syncing = threading.get_ident()
         try:
             with select.hold_sync():
-                if rows != self._shown_rows:
+                if not same:
                     select.index = None  # else changing the options selects the first row
-                    select.options = rows
-                    self._shown_rows = rows
-                select.value = want
+                    select.options = shown
+                    self._shown_rows = shown
+                    self._shown_folders = folders
+                select.index = want
         finally:
             self._syncing = 0
 
-    def _render_pager(self, page: Page, pattern: str) -> None:
-        what = "matching files" if pattern else "files"
-        self._page_label.value = (
-            f"page <b>{page.index + 1:,}</b> of <b>{page.pages:,}</b> · {page.total:,} {what}"
-        )
+    def _render_pager(self, page: Page, folder: str | None) -> None:
+        if folder is None:
+            what = f"{page.total:,} matching {'file' if page.total == 1 else 'files'}"
+        else:
+            files = page.total - page.folder_total
+            parts = [f"{files:,} {'file' if files == 1 else 'files'}"]
+            if page.folder_total:
+                parts.insert(0, f"{page.folder_total:,} {'folder' if page.folder_total == 1 else 'folders'}")
+            what = " · ".join(parts)
+        self._page_label.value = f"page <b>{page.index + 1:,}</b> of <b>{page.pages:,}</b> · {what}"
         self._prev.disabled = page.index <= 0
         self._next.disabled = page.index >= page.pages - 1
 
@@ -646,10 +815,37 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
     def _on_next(self, button: Any) -> None:
         self._go_to(step=1)
 
+    def _open(self, folder: str) -> None:
+        """Show ``folder`` from its first page, without a filter."""
+        with self._render_lock:
+            self._folder = folder
+            self._page_index = 0
+            if self._filter.value:
+                self._filter.value = ""  # _on_filter renders
+            else:
+                self._render()
+
+    def _on_up(self, button: Any) -> None:
+        self._open(_parent(self._folder))
+
+    def _on_crumb(self, button: Any) -> None:
+        with self._render_lock:
+            for shown, prefix in zip(self._crumb_pool, self._crumb_prefixes, strict=False):
+                if shown is button:
+                    self._open(prefix)
+                    return
+
     def _on_row(self, change: dict[str, Any]) -> None:
         if change["new"] is None or self._syncing == threading.get_ident():
             return  # the browser itself is changing the options, not the user
         with self._render_lock:
+            index = self._rows.index
+            if index is not None and index < len(self._shown_rows):
+                value = self._shown_rows[index][1]
+                if value in self._shown_folders and index < len(self._shown_folders):
+                    self._status.value = ""
+                    self._open(value)
+                    return
             self._selected_key = change["new"]
             self._status.value = ""
             with self._view() as view:

@@ -1,34 +1,43 @@
-"""Which files the browser shows: filtering, sorting and paging (no widgets).
+"""Which rows the browser shows: folders, filtering, sorting and paging (no widgets).
 
 Every read goes through the public synchronous contract (``count``, ``list_page``,
-``list``), so the browser works on any backend. Costs on the memory backend, with ``n``
-files stored and ``k`` of them under the filter's literal prefix:
+``list``, ``list_dir``, ``get_prefix_usage``, ``glob``), so the browser works on any
+backend. Costs on the memory backend, with ``n`` files stored:
 
-* a plain prefix (or no filter) sorted by key: O(log n + page) through the sorted index
+* the folder view (no filter): ``get_prefix_usage(folder)``, O(1 + number of
+  sub-folders); then, if the folder has sub-folders, ``list_dir(folder)``,
+  O((1 + k) log n) for the ``k`` sub-folders and files directly in the folder (never
+  the files further down), plus O(k log k) to sort the files by size or modification
+  time. A folder without sub-folders holds exactly the keys under its prefix, and is
+  paged like a prefix filter (below);
+* a plain prefix filter sorted by key: O(log n + page) through the sorted index
   (``count`` and ``list_page``);
-* a plain prefix sorted by modification time: ``list_page(order="newest")``, which the
-  memory backend answers in O(offset + page) from its modification-ordered entries when
-  most files match; a narrow prefix is listed and sorted instead (O(log n + k));
-* sorting by size, or any glob: needs every candidate, O(log n
-  + k) to list the prefix range (the whole store for a glob that starts with a
-  wildcard, like ``*.csv``) plus O(k log page) for the heap. The candidates and the
-  orderings are cached until the storage changes (the browser drops the cache on every
-  change event), so paging through an unchanged result costs only the page.
+* a plain prefix filter sorted by modification time: ``list_page(order="newest")``,
+  which the memory backend answers in O(offset + page) from its modification-ordered
+  entries when most files match; a narrow prefix is listed and sorted instead
+  (O(log n + k));
+* a plain prefix filter sorted by size: the ``k`` files under the prefix, O(log n + k),
+  plus O(k log page) for the heap;
+* a glob: ``glob(pattern)``, which lists only the keys under the pattern's literal start
+  (``logs/2024-*`` reads only the keys under ``logs/2024-``; ``*.csv`` and ``**/*.csv``
+  read every key).
+
+The folder listings, the candidates of a scan and their orderings are cached until the
+storage changes (the browser drops the cache on every change event), so paging through
+an unchanged result costs only the page.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import heapq
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from memstore.types import StoredFile
+from memstore.types import PrefixUsage, StoredFile
 
-__all__ = ["SORTS", "Filter", "Page", "PageSource", "SortKey", "parse_filter"]
+__all__ = ["SORTS", "Filter", "Page", "PageSource", "SortKey", "parse_filter", "read_folder"]
 
 SortKey = Literal["key", "size", "modified"]
 """How rows are ordered: by key (A→Z), by size (largest first) or modified (newest first)."""
@@ -41,52 +50,57 @@ _EPOCH = datetime.min.replace(tzinfo=timezone.utc)
 
 @dataclass(frozen=True)
 class Filter:
-    """A parsed filter: the literal prefix that narrows the index, and a glob matcher.
+    """A parsed filter: a plain key prefix, or a glob for the storage's ``glob``.
 
     Attributes:
         text: The filter as typed (stripped of surrounding whitespace).
         prefix: Every matching key starts with this (the text before the first wildcard).
-        match: ``None`` for a plain prefix filter; else a function telling whether a key
-            matches the whole glob (``fnmatch`` rules, case-sensitive, ``*`` also
-            matches ``/``).
+        is_glob: Whether the filter contains a wildcard (``*``, ``?`` or ``[``): it is
+            then matched by the storage's ``glob``, where ``*``, ``?`` and ``[...]``
+            stay within one folder and ``**`` crosses folders (``**/*.csv``: every CSV).
     """
 
     text: str
     prefix: str
-    match: Callable[[str], object] | None
-
-    @property
-    def is_glob(self) -> bool:
-        """Whether the filter contains a wildcard (``*``, ``?`` or ``[``)."""
-        return self.match is not None
+    is_glob: bool
 
 
 def parse_filter(text: str) -> Filter:
     """Parse what was typed in the filter box.
 
-    Text without ``*``, ``?`` or ``[`` is a key prefix. Otherwise it is a glob matched
-    against whole keys, e.g. ``*.csv`` or ``logs/2024-*.txt``; the literal text before
-    the first wildcard (``logs/2024-``) narrows the candidates through the sorted index,
-    so a glob that starts with a wildcard has to scan every key.
+    Text without ``*``, ``?`` or ``[`` is a key prefix (``""``: no filter). Otherwise it
+    is a glob matched against whole keys by the storage's ``glob``: ``*.csv`` matches the
+    CSV files at the top level only, ``**/*.csv`` every CSV file, ``logs/2024-*.txt``
+    the matching files directly in ``logs/``. ``glob`` narrows the candidates to the
+    keys under the literal start (``logs/2024-``), so a glob that starts with a wildcard
+    reads every key.
     """
     text = text.strip()
     found = _WILDCARDS.search(text)
     if found is None:
-        return Filter(text, text, None)
-    matcher = re.compile(fnmatch.translate(text), re.DOTALL).match
-    return Filter(text, text[: found.start()], matcher)
+        return Filter(text, text, False)
+    return Filter(text, text[: found.start()], True)
 
 
 @dataclass(frozen=True)
 class Page:
     """One page of the listing.
 
+    In the folder view a page holds sub-folders (always first, by name) and then the
+    files directly in the folder; a filtered view holds files only.
+
     Attributes:
-        files: The files on the page, in display order.
-        total: How many files match the filter.
+        files: The files on the page, in display order (after the page's folders).
+        total: How many rows there are in all: the matching files, or in the folder
+            view the sub-folders plus the files directly in the folder.
         index: The page shown (0-based; clamped into range).
         pages: How many pages there are (at least 1).
         scanned: Whether producing it needed a snapshot of the candidate range.
+        folders: The sub-folders on the page, by name, each with the file count and
+            bytes below it (folder view only).
+        folder_total: How many sub-folders the folder has in all (folder view only).
+        below: The files below the folder at any depth, and their bytes (folder view
+            only; ``None`` for a filtered view).
     """
 
     files: list[StoredFile]
@@ -94,6 +108,9 @@ class Page:
     index: int
     pages: int
     scanned: bool
+    folders: list[PrefixUsage] = field(default_factory=list)
+    folder_total: int = 0
+    below: PrefixUsage | None = None
 
 
 def _modified(file: StoredFile) -> datetime:
@@ -104,41 +121,110 @@ def _size(file: StoredFile) -> int:
     return file.size
 
 
+def _total(folder: str, usage: list[PrefixUsage]) -> PrefixUsage:
+    """Everything under ``folder``, from the usage of its sub-folders and of itself."""
+    return PrefixUsage(folder, sum(u.file_count for u in usage), sum(u.used_bytes for u in usage))
+
+
+def read_folder(storage: Any, folder: str) -> tuple[list[PrefixUsage], list[StoredFile], PrefixUsage]:
+    """``(sub-folders by name with their usage, files directly in folder, usage below folder)``.
+
+    ``storage`` is a synchronous storage of the contract: ``list_dir`` gives the
+    sub-folders and the files, ``get_prefix_usage`` the file count and bytes of each
+    sub-folder. The two calls are separate reads: a sub-folder that appeared in
+    between shows zero files until the next refresh.
+    """
+    usage = storage.get_prefix_usage(folder)
+    return _read_folder(storage, folder, usage)
+
+
+def _read_folder(
+    storage: Any, folder: str, usage: list[PrefixUsage]
+) -> tuple[list[PrefixUsage], list[StoredFile], PrefixUsage]:
+    listing = storage.list_dir(folder)
+    by_prefix = {u.prefix: u for u in usage}
+    folders = [by_prefix.get(p) or PrefixUsage(p, 0, 0) for p in sorted(listing.prefixes)]
+    return folders, list(listing.files), _total(folder, usage)
+
+
 class PageSource:
-    """Computes pages of files for a filter and an order, caching scans per generation.
+    """Computes pages of rows for a folder or a filter and an order, caching per generation.
 
     ``generation`` is a counter the caller bumps whenever the storage changed (the
-    browser bumps it on every event, and calls :meth:`invalidate`): scan results are
-    reused only while it is unchanged. Not thread-safe on its own; the browser calls it
-    under its render lock.
+    browser bumps it on every event, and calls :meth:`invalidate`): listings and scan
+    results are reused only while it is unchanged. Not thread-safe on its own; the
+    browser calls it under its render lock.
     """
 
     _NARROW = 4  # scan a prefix when a newest-first page would walk > 4x its size
 
     def __init__(self) -> None:
         """Start with an empty cache."""
-        self._cache_id: tuple[str, int] | None = None
+        self._cache_id: tuple[str, str, int] | None = None
         self._candidates: list[StoredFile] = []
+        self._folders: list[PrefixUsage] = []
+        self._below: PrefixUsage | None = None
         self._orders: dict[SortKey, list[StoredFile]] = {}
 
     def invalidate(self) -> None:
-        """Forget every cached scan (so no file of an old listing is kept)."""
+        """Forget every cached listing and scan (so no file of an old listing is kept)."""
         self._cache_id = None
         self._candidates = []
+        self._folders = []
+        self._below = None
         self._orders = {}
+
+    def folder_page(
+        self, storage: Any, folder: str, sort: SortKey, index: int, size: int, generation: int
+    ) -> Page:
+        """The page ``index`` (0-based, clamped) of ``size`` rows of ``folder``.
+
+        The rows are the sub-folders of ``folder`` by name, then the files directly in
+        it in ``sort`` order; folders count as rows. ``storage`` is a synchronous storage
+        of the contract (``list_dir``, ``get_prefix_usage``; and for a folder without
+        sub-folders, whose files are all the files under its prefix, the cheaper paged
+        reads of a prefix filter: ``count`` and ``list_page``).
+        """
+        cache_id = ("folder", folder, generation)
+        if self._cache_id != cache_id:
+            usage = storage.get_prefix_usage(folder)
+            if all(u.prefix == folder for u in usage):  # no sub-folder: page it like a prefix
+                flat = self.page(storage, Filter(folder, folder, False), sort, index, size, generation)
+                return replace(flat, below=_total(folder, usage))
+            self.invalidate()
+            self._folders, self._candidates, self._below = _read_folder(storage, folder, usage)
+            self._cache_id = cache_id
+        folders, files = self._folders, self._candidates
+        total = len(folders) + len(files)
+        index, pages = _clamp(index, total, size)
+        start = index * size
+        stop = start + size
+        first = max(start - len(folders), 0)
+        last = max(stop - len(folders), 0)
+        ordered = files if sort == "key" else self._ordered(files, sort, last)
+        return Page(
+            ordered[first:last],
+            total,
+            index,
+            pages,
+            True,
+            folders=folders[start:stop],
+            folder_total=len(folders),
+            below=self._below,
+        )
 
     def page(self, storage: Any, flt: Filter, sort: SortKey, index: int, size: int, generation: int) -> Page:
         """The page ``index`` (0-based, clamped) of ``size`` files matching ``flt`` in ``sort`` order.
 
         ``storage`` is a synchronous storage of the contract (``count``, ``list_page``,
-        ``list``).
+        ``list``, ``glob``).
         """
-        if flt.match is None and sort == "key":
+        if not flt.is_glob and sort == "key":
             total = storage.count(flt.prefix)
             index, pages = _clamp(index, total, size)
             files = storage.list_page(flt.prefix, offset=index * size, limit=size)
             return Page(files, total, index, pages, False)
-        if flt.match is None and sort == "modified":
+        if not flt.is_glob and sort == "modified":
             total = storage.count(flt.prefix)
             index, pages = _clamp(index, total, size)
             offset = index * size
@@ -158,15 +244,14 @@ class PageSource:
         return Page(ordered[offset : offset + size], total, index, pages, True)
 
     def _scan(self, storage: Any, flt: Filter, generation: int) -> list[StoredFile]:
-        cache_id = (flt.text, generation)
+        cache_id = ("glob" if flt.is_glob else "prefix", flt.text, generation)
         if self._cache_id != cache_id:
-            files = list(storage.list(flt.prefix))
-            match = flt.match
-            if match is not None:
-                files = [f for f in files if match(f.key)]
+            self.invalidate()
+            if flt.is_glob:
+                self._candidates = list(storage.glob(flt.text))
+            else:
+                self._candidates = list(storage.list(flt.prefix))
             self._cache_id = cache_id
-            self._candidates = files
-            self._orders = {}
         return self._candidates
 
     def _ordered(self, candidates: list[StoredFile], sort: SortKey, depth: int) -> list[StoredFile]:

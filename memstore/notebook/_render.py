@@ -20,12 +20,15 @@ from memstore.types import PrefixUsage, StorageUsage, StoredFile
 __all__ = [
     "IMAGE_LIMIT",
     "PREVIEW_BYTES",
+    "FOLDER_MARK",
     "STYLE",
     "Preview",
     "breakdown_html",
     "column_header",
     "details_html",
     "esc",
+    "folder_label",
+    "folder_summary",
     "fraction_style",
     "gauge_text",
     "head_bytes",
@@ -34,6 +37,7 @@ __all__ = [
     "is_text_type",
     "make_preview",
     "row_label",
+    "segments",
 ]
 
 PREVIEW_BYTES = 4096
@@ -45,6 +49,9 @@ IMAGE_LIMIT = 2 * 1024 * 1024
 KEY_WIDTH = 44
 SIZE_WIDTH = 10
 TYPE_WIDTH = 24
+FOLDER_MARK = "\u25b8 "
+"""What a folder row starts with: a small triangle (one column wide, in every common
+monospace font, unlike a folder emoji, which many systems lack or draw wider)."""
 
 _TEXT_TYPES = frozenset(
     {
@@ -102,17 +109,59 @@ def _when(moment: datetime | None, *, seconds: bool = True) -> str:
     return moment.astimezone(timezone.utc).strftime(fmt)
 
 
-def row_label(file: StoredFile) -> str:
-    """One row of the listing as fixed-width plain text: key, size, content type, modified."""
+def row_label(file: StoredFile, name: str | None = None) -> str:
+    """One row of the listing as fixed-width plain text: key, size, content type, modified.
+
+    ``name`` replaces the key in the first column (the folder view shows names relative
+    to the folder).
+    """
+    shown = file.key if name is None else name
     return (
-        f"{_cut(file.key, KEY_WIDTH):<{KEY_WIDTH}}  {human_size(file.size):>{SIZE_WIDTH}}  "
+        f"{_cut(shown, KEY_WIDTH):<{KEY_WIDTH}}  {human_size(file.size):>{SIZE_WIDTH}}  "
         f"{_cut_end(file.content_type or '', TYPE_WIDTH):<{TYPE_WIDTH}}  {_when(file.last_modified)}"
     )
 
 
-def column_header() -> str:
-    """The column titles above the rows, aligned like :func:`row_label` (HTML)."""
-    text = f"{'key':<{KEY_WIDTH}}  {'size':>{SIZE_WIDTH}}  {'content type':<{TYPE_WIDTH}}  modified (UTC)"
+def folder_label(usage: PrefixUsage, name: str) -> str:
+    """A sub-folder's row, aligned like :func:`row_label`: its name, total size, file count.
+
+    ``name`` is the folder relative to the folder shown, with its trailing ``/``.
+    """
+    width = KEY_WIDTH - len(FOLDER_MARK)
+    return (
+        f"{FOLDER_MARK}{_cut(name, width):<{width}}  {human_size(usage.used_bytes):>{SIZE_WIDTH}}  "
+        f"{_plural(usage.file_count, 'file'):<{TYPE_WIDTH}}"
+    ).rstrip()
+
+
+def segments(folder: str) -> list[tuple[str, str]]:
+    """The breadcrumb of ``folder``: ``(name, prefix)`` for the root and each segment.
+
+    >>> segments("data/2024/")
+    [('root', ''), ('data', 'data/'), ('2024', 'data/2024/')]
+    """
+    crumbs = [("root", "")]
+    start = 0
+    while (slash := folder.find("/", start)) >= 0:
+        crumbs.append((folder[start:slash], folder[: slash + 1]))
+        start = slash + 1
+    return crumbs
+
+
+def folder_summary(below: PrefixUsage) -> str:
+    """What the folder shown holds at any depth, beside the breadcrumb (HTML)."""
+    return (
+        f"<span class='memstore-muted'>{esc(_plural(below.file_count, 'file'))} · "
+        f"{esc(human_size(below.used_bytes))} in this folder</span>"
+    )
+
+
+def column_header(first: str = "key") -> str:
+    """The column titles above the rows, aligned like :func:`row_label` (HTML).
+
+    ``first`` is the title of the first column (``"name"`` in the folder view).
+    """
+    text = f"{first:<{KEY_WIDTH}}  {'size':>{SIZE_WIDTH}}  {'content type':<{TYPE_WIDTH}}  modified (UTC)"
     return f"<div class='memstore-colhead'>{esc(text)}</div>"
 
 
@@ -331,4 +380,22 @@ STYLE = """<style>
 .memstore-browser pre.memstore-preview-hex { white-space: pre; word-break: normal; }
 .memstore-browser .memstore-details { border-left: 1px solid #ddd; padding-left: 10px; }
 .memstore-browser .memstore-image { image-rendering: pixelated; border: 1px solid #e1e4e8; }
+.memstore-browser .memstore-nav { align-items: center; flex-wrap: wrap; gap: 2px; margin: 2px 0;
+  padding: 2px 4px; background: var(--jp-layout-color1, #fff);
+  border: 1px solid var(--jp-border-color2, #e0e0e0); border-radius: 3px; }
+.memstore-browser .memstore-breadcrumb { align-items: center; flex-wrap: wrap; gap: 0; }
+.memstore-browser button.memstore-crumb, .memstore-browser button.memstore-up {
+  width: auto; height: 22px; line-height: 20px; margin: 0; padding: 0 6px;
+  font-size: 13px; box-shadow: none; border: 1px solid transparent; border-radius: 3px;
+  background: transparent; color: var(--jp-content-link-color, #1a6fbf);
+  max-width: 260px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.memstore-browser button.memstore-crumb:hover, .memstore-browser button.memstore-up:hover {
+  background: var(--jp-layout-color2, #eee); border-color: var(--jp-border-color2, #e0e0e0); }
+.memstore-browser button.memstore-crumb-current { color: var(--jp-ui-font-color1, #222);
+  font-weight: 600; }
+.memstore-browser button.memstore-up { color: var(--jp-ui-font-color1, #222); }
+.memstore-browser button.memstore-up:disabled { color: var(--jp-ui-font-color3, #aaa);
+  background: transparent; border-color: transparent; }
+.memstore-browser .memstore-crumb-sep { color: var(--jp-ui-font-color2, #888); padding: 0 1px; }
+.memstore-browser .memstore-folder-info { margin-left: auto; padding-right: 4px; }
 </style>"""
