@@ -22,7 +22,6 @@ import sys
 from bisect import bisect_right
 from collections.abc import AsyncIterable, Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from types import MappingProxyType
 from typing import IO, TYPE_CHECKING, Any, Literal, Protocol, TypeGuard, runtime_checkable
 
 if TYPE_CHECKING:
@@ -33,7 +32,7 @@ else:  # pragma: no cover - Python < 3.12: the alias only documents what is acce
     Buffer = bytes | bytearray | memoryview
 
 from memstore.exceptions import ConfigurationError, StorageClosedError
-from memstore.types import EMPTY_METADATA, StoredFile
+from memstore.types import EMPTY_METADATA, FrozenMetadata, StoredFile
 
 __all__ = [
     "ASYNC",
@@ -246,7 +245,7 @@ def freeze_metadata(metadata: object) -> Mapping[str, str]:
                 for a, b in copy.items()
             }
             return freeze_metadata(plain)
-    return MappingProxyType(copy)
+    return FrozenMetadata(copy)
 
 
 # -------------------------------------------------------------------- ranges

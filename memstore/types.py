@@ -7,12 +7,12 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 __all__ = [
     "EMPTY_METADATA",
     "DirListing",
+    "FrozenMetadata",
     "EventKind",
     "PrefixUsage",
     "StorageEvent",
@@ -20,7 +20,37 @@ __all__ = [
     "StoredFile",
 ]
 
-EMPTY_METADATA: Mapping[str, str] = MappingProxyType({})
+
+class FrozenMetadata(dict[str, str]):
+    """The read-only ``str`` to ``str`` mapping of :attr:`StoredFile.metadata`.
+
+    A ``dict`` subclass, so everything that serialises a dict takes it as it is
+    (``json.dumps``, msgspec and Litestar, ``dataclasses.asdict``, pickling), while
+    every method that would change it raises ``TypeError``: what a caller holds can
+    never change what is stored. ``copy()`` gives a plain, mutable ``dict``.
+    """
+
+    __slots__ = ()
+
+    def _read_only(self, *args: object, **kwargs: object) -> NoReturn:
+        raise TypeError("StoredFile.metadata is read-only; use dict(file.metadata) for a mutable copy")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = __ior__ = _read_only
+
+    def __reduce__(self) -> tuple[type[FrozenMetadata], tuple[dict[str, str]]]:
+        """Pickle (and deep-copy) as the plain dict it holds."""
+        return (FrozenMetadata, (dict(self),))
+
+    def __copy__(self) -> FrozenMetadata:
+        """Copies of a read-only mapping can be the mapping itself."""
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> FrozenMetadata:
+        """Its keys and values are immutable ``str``: the mapping itself."""
+        return self
+
+
+EMPTY_METADATA: Mapping[str, str] = FrozenMetadata()
 """The shared, read-only empty metadata mapping."""
 
 EventKind = Literal["put", "delete", "copy", "move", "delete_prefix", "clear", "close"]
@@ -31,8 +61,10 @@ EventKind = Literal["put", "delete", "copy", "move", "delete_prefix", "clear", "
 class StoredFile:
     """Metadata about a stored file (never its contents).
 
-    Instances are frozen, and :attr:`metadata` is a read-only view of a private copy,
-    so nothing a caller does with a ``StoredFile`` can change what is stored. Two
+    Instances are frozen, and :attr:`metadata` is a read-only private copy (a ``dict``
+    subclass whose mutators raise ``TypeError``), so nothing a caller does with a
+    ``StoredFile`` can change what is stored, while JSON encoders, msgspec (Litestar),
+    ``dataclasses.asdict`` and pickle all take it as a dict. Two
     ``StoredFile`` objects are equal when all their fields are.
 
     Attributes:
@@ -53,8 +85,8 @@ class StoredFile:
 
     def __post_init__(self) -> None:
         """Freeze ``metadata`` into a read-only copy unless it already is one."""
-        if type(self.metadata) is not MappingProxyType:
-            frozen = MappingProxyType(dict(self.metadata)) if self.metadata else EMPTY_METADATA
+        if type(self.metadata) is not FrozenMetadata:
+            frozen = FrozenMetadata(self.metadata) if self.metadata else EMPTY_METADATA
             object.__setattr__(self, "metadata", frozen)
 
     def _fields(self) -> tuple[object, ...]:
