@@ -136,7 +136,12 @@ case "$cmd" in
     "$VPY" -m sphinx -W --keep-going -b html docs docs/_build/html
     echo "docs: docs/_build/html/index.html"
     ;;
-  *)
+  help|-h|--help)
     sed -n '2,11p' "$0"
+    ;;
+  *)
+    echo "dev.sh: unknown command '$cmd'" >&2
+    sed -n '2,11p' "$0" >&2
+    exit 2
     ;;
 esac

@@ -27,6 +27,9 @@ Make = Callable[..., MemoryStorage]
 the async class, whose API :class:`AsyncOverSync` serves for the sync face)."""
 
 
+ITERATORS = frozenset({"get", "list", "glob"})  # methods that return an (async) iterator
+
+
 class AsyncOverSync:
     """The async API of a storage, served by its synchronous face.
 
@@ -59,7 +62,7 @@ class AsyncOverSync:
 
             call.__name__ = name
             return call
-        if inspect.isasyncgenfunction(twin):
+        if inspect.isasyncgenfunction(twin) or name in ITERATORS:
 
             def iterate(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
                 return _aiter(target(*args, **kwargs))

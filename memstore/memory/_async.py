@@ -21,7 +21,7 @@ from memstore._keys import validate_key
 from memstore._ops import ASYNC, PageOrder, PutData
 from memstore.base import BaseStorage
 from memstore.memory._config import MemoryConfig
-from memstore.memory._engine import Engine
+from memstore.memory._engine import Engine, Entry
 from memstore.memory._faces import AsyncFace
 from memstore.types import (
     EMPTY_METADATA,
@@ -293,10 +293,12 @@ class MemoryStorage(AsyncFace, BaseStorage):
         self._open().clear()
 
     # ------------------------------------------------------------------- reads
-    async def get(
-        self, key: str, *, start: int | None = None, end: int | None = None
-    ) -> AsyncIterator[bytes]:
+    def get(self, key: str, *, start: int | None = None, end: int | None = None) -> AsyncIterator[bytes]:
         """Retrieve file contents as a stream of ``bytes`` chunks.
+
+        The file is looked up when ``get()`` is called, so a missing file, a bad key or
+        a closed storage raises right there, and the stream reads the version current
+        at that call even if the key is overwritten meanwhile.
 
         Args:
             key: Storage path/key for the file.
@@ -304,11 +306,11 @@ class MemoryStorage(AsyncFace, BaseStorage):
                 end, out of range clamps); ``None`` for the beginning.
             end: Where to stop (exclusive, slice semantics); ``None`` for the end.
 
-        Yields:
-            ``data[start:end]`` in chunks of ``bytes``: one chunk for a small range, chunks
-            of ``MemoryConfig.chunk_size`` bytes (the last one shorter) for a large one,
-            all of one version of the file even if it is overwritten meanwhile. Only the
-            stored parts that the range touches are copied.
+        Returns:
+            An iterator over ``data[start:end]`` in chunks of ``bytes``: one chunk for a
+            small range, chunks of ``MemoryConfig.chunk_size`` bytes (the last one
+            shorter) for a large one. Only the stored parts that the range touches are
+            copied.
 
         Raises:
             StorageFileNotFoundError: If the file does not exist.
@@ -319,6 +321,10 @@ class MemoryStorage(AsyncFace, BaseStorage):
         start = ops.check_bound("start", start)
         end = ops.check_bound("end", end)
         entry = self._open().entry(validate_key(key))
+        return self._chunks(entry, start, end)
+
+    async def _chunks(self, entry: Entry, start: int | None, end: int | None) -> AsyncIterator[bytes]:
+        """The chunks of one stored version (what :meth:`get` returns)."""
         data = entry.data
         if start is None and end is None:
             for chunk in ops.chunks_of(data, self.config.chunk_size):

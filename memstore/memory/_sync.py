@@ -23,7 +23,7 @@ from memstore._keys import validate_key
 from memstore._ops import PageOrder, SyncPutData
 from memstore.base import SyncBaseStorage
 from memstore.memory._config import MemoryConfig
-from memstore.memory._engine import Engine
+from memstore.memory._engine import Engine, Entry
 from memstore.memory._faces import SyncFace
 from memstore.types import (
     EMPTY_METADATA,
@@ -293,17 +293,21 @@ class SyncMemoryStorage(SyncFace, SyncBaseStorage):
     def get(self, key: str, *, start: int | None = None, end: int | None = None) -> Iterator[bytes]:
         """Retrieve file contents as a stream of ``bytes`` chunks.
 
+        The file is looked up when ``get()`` is called, so a missing file, a bad key or
+        a closed storage raises right there, and the stream reads the version current
+        at that call even if the key is overwritten meanwhile.
+
         Args:
             key: Storage path/key for the file.
             start: First byte to read (Python slice semantics: negative counts from the
                 end, out of range clamps); ``None`` for the beginning.
             end: Where to stop (exclusive, slice semantics); ``None`` for the end.
 
-        Yields:
-            ``data[start:end]`` in chunks of ``bytes``: one chunk for a small range, chunks
-            of ``MemoryConfig.chunk_size`` bytes (the last one shorter) for a large one,
-            all of one version of the file even if it is overwritten meanwhile. Only the
-            stored parts that the range touches are copied.
+        Returns:
+            An iterator over ``data[start:end]`` in chunks of ``bytes``: one chunk for a
+            small range, chunks of ``MemoryConfig.chunk_size`` bytes (the last one
+            shorter) for a large one. Only the stored parts that the range touches are
+            copied.
 
         Raises:
             StorageFileNotFoundError: If the file does not exist.
@@ -314,6 +318,10 @@ class SyncMemoryStorage(SyncFace, SyncBaseStorage):
         start = ops.check_bound("start", start)
         end = ops.check_bound("end", end)
         entry = self._open().entry(validate_key(key))
+        return self._chunks(entry, start, end)
+
+    def _chunks(self, entry: Entry, start: int | None, end: int | None) -> Iterator[bytes]:
+        """The chunks of one stored version (what :meth:`get` returns)."""
         data = entry.data
         if start is None and end is None:
             for chunk in ops.chunks_of(data, self.config.chunk_size):

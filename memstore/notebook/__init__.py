@@ -43,6 +43,14 @@ Listings and scans are cached until the storage changes, and the live throttle
 stretches to four times the time a refresh took.
 """
 
+try:
+    import ipywidgets  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess by the tests
+    raise ImportError(
+        "memstore's notebook browser needs ipywidgets, which comes with the notebook extra: "
+        'pip install "memstore[notebook]"'
+    ) from exc
+
 from memstore.notebook._browser import StorageBrowser
 
 __all__ = ["StorageBrowser"]

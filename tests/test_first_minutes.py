@@ -1,0 +1,71 @@
+"""What a new user meets first: errors that say what to do, at the call that is wrong."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from memstore import InvalidKeyError, StorageClosedError, StorageFileNotFoundError
+from tests.faces import Make
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.anyio
+async def test_get_raises_when_called_not_when_iterated(make: Make) -> None:
+    storage = make()
+    with pytest.raises(StorageFileNotFoundError):
+        storage.get("missing")
+    with pytest.raises(InvalidKeyError):
+        storage.get("../x")
+    with pytest.raises(TypeError, match="start must be an int"):
+        storage.get("missing", start="1")  # type: ignore[arg-type]
+    await storage.put("k", b"old")
+    chunks = storage.get("k")  # the version current at this call ...
+    await storage.put("k", b"new")
+    assert [c async for c in chunks] == [b"old"]  # ... is the one read
+    await storage.close()
+    with pytest.raises(StorageClosedError):
+        storage.get("k")
+
+
+@pytest.mark.anyio
+async def test_the_async_put_of_a_str_says_to_encode_it(make: Make) -> None:
+    storage = make()
+    with pytest.raises(TypeError, match="encode it first"):
+        await storage.put("k", "text")  # type: ignore[arg-type]
+
+
+def test_browse_without_the_notebook_extra_says_what_to_install() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['ipywidgets'] = None  # as if not installed\n"
+        "from memstore import SyncMemoryStorage\n"
+        "try:\n"
+        "    SyncMemoryStorage().browse()\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert 'pip install "memstore[notebook]"' in done.stdout
+
+
+def test_dev_sh_help_and_an_unknown_command() -> None:
+    helped = subprocess.run(
+        ["bash", str(ROOT / "dev.sh"), "help"], capture_output=True, text=True, check=False
+    )
+    assert helped.returncode == 0
+    assert "#   ./dev.sh demo" in helped.stdout
+    assert "#   ./dev.sh docs" in helped.stdout
+    assert "set -euo" not in helped.stdout
+    wrong = subprocess.run(
+        ["bash", str(ROOT / "dev.sh"), "tset"], capture_output=True, text=True, check=False
+    )
+    assert wrong.returncode == 2
+    assert "unknown command 'tset'" in wrong.stderr
