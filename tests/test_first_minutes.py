@@ -69,3 +69,21 @@ def test_dev_sh_help_and_an_unknown_command() -> None:
     )
     assert wrong.returncode == 2
     assert "unknown command 'tset'" in wrong.stderr
+
+
+def test_a_browser_names_the_class_the_user_holds() -> None:
+    pytest.importorskip("ipywidgets")
+    from memstore import SyncMemoryStorage
+
+    with SyncMemoryStorage() as storage:
+        browser = storage.browse()
+        assert "SyncMemoryStorage" in browser._totals.value
+        browser.close()
+
+
+def test_the_sync_put_data_type_is_public() -> None:
+    import memstore
+    from memstore import SyncMemoryStorage
+
+    assert "SyncPutData" in memstore.__all__
+    assert SyncMemoryStorage.put.__annotations__["data"] == "SyncPutData"
