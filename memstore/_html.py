@@ -31,6 +31,8 @@ def esc(value: object) -> str:
 
 
 _e = esc
+# JupyterLab right-aligns table cells; labels and values read best next to each other.
+_LEFT = "style='text-align:left;padding-right:1em'"
 
 
 def stored_file_html(file: StoredFile) -> str:
@@ -43,10 +45,7 @@ def stored_file_html(file: StoredFile) -> str:
         ("last modified", file.last_modified.isoformat() if file.last_modified else ""),
     ]
     rows.extend((f"metadata: {k}", v) for k, v in file.metadata.items())
-    body = "".join(
-        f"<tr><th style='text-align:left;padding-right:1em'>{_e(k)}</th><td><code>{_e(v)}</code></td></tr>"
-        for k, v in rows
-    )
+    body = "".join(f"<tr><th {_LEFT}>{_e(k)}</th><td {_LEFT}><code>{_e(v)}</code></td></tr>" for k, v in rows)
     return f"<div class='memstore-file'><b>StoredFile</b><table>{body}</table></div>"
 
 
@@ -58,13 +57,17 @@ def storage_html(title: str, usage: StorageUsage, files: Iterable[StoredFile], s
         pct = 100 * (usage.fraction_used or 0.0)
         quota = f"{human_size(usage.used_bytes)} of {human_size(usage.max_size)} used ({pct:.1f}%)"
     rows = "".join(
-        f"<tr><td><code>{_e(f.key)}</code></td><td style='text-align:right'>{_e(human_size(f.size))}</td>"
-        f"<td>{_e(f.content_type or '')}</td></tr>"
+        f"<tr><td {_LEFT}><code>{_e(f.key)}</code></td>"
+        f"<td style='text-align:right'>{_e(human_size(f.size))}</td>"
+        f"<td {_LEFT}>{_e(f.content_type or '')}</td></tr>"
         for f in files
     )
     more = usage.file_count - shown
     tail = f"<div>... and {more:,} more</div>" if more > 0 else ""
-    return (
-        f"<div class='memstore-storage'><b>{_e(title)}</b>: {usage.file_count:,} files, {_e(quota)}"
-        f"<table><tr><th>key</th><th>size</th><th>content type</th></tr>{rows}</table>{tail}</div>"
+    head = f"<div class='memstore-storage'><b>{_e(title)}</b>: {usage.file_count:,} files, {_e(quota)}"
+    if not rows:
+        return f"{head}<div><i>empty</i></div></div>"
+    header = (
+        f"<tr><th {_LEFT}>key</th><th style='text-align:right'>size</th><th {_LEFT}>content type</th></tr>"
     )
+    return f"{head}<table>{header}{rows}</table>{tail}</div>"

@@ -87,3 +87,16 @@ def test_the_sync_put_data_type_is_public() -> None:
 
     assert "SyncPutData" in memstore.__all__
     assert SyncMemoryStorage.put.__annotations__["data"] == "SyncPutData"
+
+
+@pytest.mark.anyio
+async def test_html_reprs_align_left_and_say_empty(make: Make) -> None:
+    storage = make()
+    page = storage._repr_html_()
+    assert "<i>empty</i>" in page
+    assert "<table>" not in page
+    file = await storage.put("a.txt", b"x", metadata={"k": "v"})
+    page = storage._repr_html_()
+    assert "text-align:left" in page
+    assert "a.txt" in page
+    assert "text-align:left" in file._repr_html_()
