@@ -15,7 +15,7 @@ cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
 VENV=.venv
 VPY=$VENV/bin/python
-FORMATTED=(memstore tests benchmarks tools docs)  # what `ruff format` owns
+FORMATTED=(memstore tests benchmarks tools docs examples)  # what `ruff format` owns
 export RUFF="$PWD/$VENV/bin/ruff"  # the generator formats with the venv's pinned ruff, whatever Python runs it
 
 setup() {  # setup EXTRAS: create the venv and install memstore with those extras (cached by a stamp)

@@ -2,21 +2,22 @@
 
 The generator (``tools/async_to_sync.py``) maps each of them for the sync faces:
 ``await offload(f, *args, when=...)`` becomes ``f(*args)``, ``await checkpoint()`` is dropped and
-``aclose_quietly`` becomes :func:`close_quietly` (re-exported from :mod:`memstore._ops`).
+``aclose_quietly`` becomes :func:`close_quietly` and ``aiter_chunks`` becomes
+:func:`iter_chunks` (both re-exported from :mod:`memstore._ops`).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from typing import Any, TypeVar
 
 import anyio.lowlevel
 import anyio.to_thread
 
-from memstore._ops import close_quietly
+from memstore._ops import close_quietly, is_async_iterable, iter_chunks
 
-__all__ = ["aclose_quietly", "checkpoint", "close_quietly", "offload"]
+__all__ = ["aclose_quietly", "aiter_chunks", "checkpoint", "close_quietly", "iter_chunks", "offload"]
 
 T = TypeVar("T")
 
@@ -42,3 +43,38 @@ async def aclose_quietly(stream: object) -> None:
     if aclose is not None:
         with contextlib.suppress(Exception):  # the original error matters more
             await aclose()
+
+
+_END = object()
+
+
+def aiter_chunks(data: object, chunk_size: int) -> AsyncIterable[Any]:
+    """``data`` as the async stream of chunks the async ``put`` reads.
+
+    An async iterable is read as it is. A blocking binary file object (an open file, an
+    upload's spooled file, ``BytesIO``) is read ``chunk_size`` bytes at a time in a
+    worker thread, so the event loop never waits on it.
+
+    Raises:
+        TypeError: If ``data`` is neither a buffer, an async iterable nor a binary file.
+        ValueError: For a non-blocking file.
+    """
+    if is_async_iterable(data):
+        return data
+    if hasattr(data, "read"):
+        return _read_in_threads(iter_chunks(data, chunk_size))
+    raise TypeError(
+        "data must be bytes, bytearray, memoryview (or another buffer), an async iterable of "
+        f"bytes or a binary file object, not {type(data).__name__}"
+    )
+
+
+async def _read_in_threads(chunks: Iterator[Any]) -> AsyncIterator[Any]:
+    try:
+        while True:
+            chunk = await anyio.to_thread.run_sync(next, chunks, _END)
+            if chunk is _END:
+                return
+            yield chunk
+    finally:
+        close_quietly(chunks)

@@ -43,7 +43,6 @@ __all__ = [
     "PutData",
     "StreamWriter",
     "SyncPutData",
-    "aiter_chunks",
     "buffer_view",
     "check_bound",
     "check_conditions",
@@ -84,10 +83,6 @@ BytesLike = bytes | bytearray | memoryview
 """A bytes-like value. ``put`` also takes any other C-contiguous buffer (``array.array``,
 a NumPy array, ``mmap``); mutable ones are copied once."""
 
-PutData = Buffer | AsyncIterable[BytesLike]
-"""What the async ``put`` accepts: bytes-like data (any C-contiguous buffer), or an async
-iterable of bytes-like chunks."""
-
 
 @runtime_checkable
 class BinaryReader(Protocol):
@@ -96,6 +91,11 @@ class BinaryReader(Protocol):
     def read(self, size: int = -1, /) -> bytes:
         """Read up to ``size`` bytes (``b""`` at the end)."""
         ...
+
+
+PutData = Buffer | AsyncIterable[BytesLike] | IO[bytes] | BinaryReader
+"""What the async ``put`` accepts: bytes-like data (any C-contiguous buffer), an async
+iterable of bytes-like chunks, or a blocking binary file object."""
 
 
 SyncPutData = Buffer | Iterable[BytesLike] | IO[bytes] | BinaryReader | AsyncIterable[BytesLike]
@@ -608,20 +608,6 @@ class StreamWriter:
 def is_async_iterable(data: object) -> TypeGuard[AsyncIterable[Any]]:
     """Whether ``data`` is an async iterable (which only an event loop can consume)."""
     return hasattr(type(data), "__aiter__")
-
-
-def aiter_chunks(data: object, chunk_size: int) -> AsyncIterable[Any]:
-    """``data`` as the async stream of chunks the async ``put`` reads (``chunk_size`` unused).
-
-    Raises:
-        TypeError: If ``data`` is neither a buffer nor an async iterable.
-    """
-    if is_async_iterable(data):
-        return data
-    raise TypeError(
-        "data must be bytes, bytearray, memoryview (or another buffer) or an async iterable of "
-        f"bytes, not {type(data).__name__}"
-    )
 
 
 def iter_chunks(data: object, chunk_size: int) -> Iterator[Any]:

@@ -944,3 +944,19 @@ async def test_close_sends_one_last_close_event(make: Make) -> None:
     await storage.close()
     await storage.close()
     assert events == [("put", "a"), ("close", None)]
+
+
+async def test_put_reads_a_binary_file_object(make: Make, tmp_path: Any) -> None:
+    import io
+
+    storage = make(MemoryConfig(chunk_size=4))
+    assert (await storage.put("bio", io.BytesIO(b"0123456789"))).size == 10
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"from a file" * 1000)
+    with path.open("rb") as fh:
+        await storage.put("file", fh)
+    assert await storage.get_bytes("bio") == b"0123456789"
+    assert await storage.get_bytes("file") == b"from a file" * 1000
+    with path.open("r") as text, pytest.raises(TypeError, match="binary mode"):
+        await storage.put("text", text)
+    assert not await storage.exists("text")

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 from memstore import _ops as ops
-from memstore._concurrency import aclose_quietly, checkpoint, offload
+from memstore._concurrency import aclose_quietly, aiter_chunks, checkpoint, offload
 from memstore._keys import validate_key
 from memstore._ops import ASYNC, PageOrder, PutData
 from memstore.base import BaseStorage
@@ -89,9 +89,10 @@ class MemoryStorage(AsyncFace, BaseStorage):
         Args:
             key: Storage path/key for the file.
             data: File contents: ``bytes``, ``bytearray``, ``memoryview`` or any other
-                C-contiguous buffer (``array.array``, a NumPy array ...), or an async
-                iterable of bytes-like chunks. Mutable inputs are copied once. The sync
-                face also takes any iterable of bytes and blocking binary file objects.
+                C-contiguous buffer (``array.array``, a NumPy array ...), an async
+                iterable of bytes-like chunks, or a blocking binary file object (read in
+                a worker thread on the async face). Mutable inputs are copied once. The
+                sync face also takes any iterable of bytes.
             content_type: MIME type; guessed from the key's extension when ``None``.
             metadata: Additional ``str`` to ``str`` metadata to store with the file.
             if_none_match: ``"*"``: create only, fail if ``key`` exists (S3 ``If-None-Match``).
@@ -146,7 +147,7 @@ class MemoryStorage(AsyncFace, BaseStorage):
                         if_none_match=if_none_match,
                         if_match=expected,
                     )
-            stream = ops.aiter_chunks(data, self.config.chunk_size)
+            stream = aiter_chunks(data, self.config.chunk_size)
             return await self._put_stream(engine, key, stream, content_type, meta, create_only, expected)
         with view:  # pins a bytearray's size while it is measured and copied
             size = view.nbytes

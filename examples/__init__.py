@@ -1,0 +1,1 @@
+"""Example applications built on memstore (not part of the installed package)."""
