@@ -208,11 +208,6 @@ def new_lazy_file(
     return file
 
 
-def is_lazy(file: StoredFile) -> bool:
-    """Whether ``file`` still has to compute its ETag."""
-    return type(file) is _LazyEtagFile and _get_etag(file) is None
-
-
 def settle_etag(entry: Any) -> None:
     """Compute the lazy ETag of ``entry.file`` if anyone but the store may still read it.
 
