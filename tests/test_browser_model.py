@@ -8,6 +8,7 @@ which is exactly what a front end would be sent.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import functools
 import gc
@@ -526,7 +527,10 @@ def test_details_of_the_selected_file(storage: MemoryStorage, browsers: list[Sto
     ]:
         assert expected in text
     assert file.last_modified is not None
-    assert file.last_modified.isoformat() in text
+    # Details and the list show the time in one format (UTC, to the second).
+    when = file.last_modified.strftime("%Y-%m-%d %H:%M:%S")
+    assert f"{when} UTC" in text
+    assert any(label.endswith(when) for label in row_labels(b))
     assert "<pre class='memstore-preview memstore-preview-text'>hello\nworld</pre>" in html_of(
         b, "memstore-details"
     )
@@ -582,8 +586,22 @@ def test_preview_kinds() -> None:
     assert preview(b"GIF89a" + b"\0" * 20, "image/gif").image_format == "gif"
     assert preview(b"\xff\xd8\xff\xe0" + b"\0" * 20, "image/jpeg").image_format == "jpeg"
     p = preview(b"not a png at all", "image/png")
+    assert p.kind == "text"  # clean UTF-8 shows as text whatever the type claims
+    assert "not a valid PNG" in p.html
+    p = preview(b"\xff\xfe\x00binary", "image/png")
     assert p.kind == "hex"
     assert "not a valid PNG" in p.html
+    # A log stored without a text type is sniffed: UTF-8 that decodes cleanly is text.
+    log = "2026-11-30 12:00:01 INFO démarré\n2026-11-30 12:00:02 WARN slow\n".encode()
+    p = preview(log, "application/octet-stream")
+    assert p.kind == "text"
+    assert "WARN slow" in p.html
+    assert "démarré" in p.html
+    assert preview(log, None).kind == "text"
+    assert preview(b"\x01\x02abc", "application/octet-stream").kind == "hex"  # control bytes
+    assert preview(b"caf\xe9", "application/octet-stream").kind == "hex"  # not UTF-8
+    # A multi-byte character cut by the 4 KiB preview window is still text.
+    assert preview("é".encode() * 3000, "application/octet-stream").kind == "text"
     assert preview(b"\0\1\2", "text/plain").kind == "hex"  # NUL bytes: not text
     assert preview(b"\0\1\2", None).kind == "hex"
     # Chunked contents: only the first 4 KiB are joined.
@@ -1028,8 +1046,8 @@ def test_choosing_a_folder_row_enters_it(storage: MemoryStorage, browsers: list[
     assert crumbs(b) == ["root", "data"]
     assert row_keys(b) == ["data/sub/", "data/a.csv"]
     assert find(b, "memstore-rows").index is None  # no row is selected in the new folder
-    assert b.selected == "top.txt"  # the details pane still shows the file chosen before
-    assert "top.txt" in text_of(b, "memstore-details")
+    assert_equal(b.selected, None)  # the file chosen before left the view: details clear
+    assert "Select a file" in text_of(b, "memstore-details")
     choose_row(b, "data/sub/")
     assert b.folder == "data/sub/"
     assert row_keys(b) == ["data/sub/b.csv"]
@@ -1337,3 +1355,154 @@ def test_a_folder_without_sub_folders_is_paged_like_a_prefix(browsers: list[Stor
         b.refresh()
         assert row_keys(b)[:2] == ["sub/", keys[-1]]
         assert "1 folder · 25 files" in text_of(b, "memstore-page")
+
+
+# ------------------------------------------- what people expect of a file browser
+def uploaded(name: str, content: bytes, kind: str = "") -> dict[str, Any]:
+    """One file as ipywidgets' FileUpload reports it."""
+    return {
+        "name": name,
+        "type": kind,
+        "size": len(content),
+        "content": memoryview(content),
+        "last_modified": datetime.now(timezone.utc),
+    }
+
+
+def test_a_selection_that_leaves_the_view_is_cleared(
+    storage: MemoryStorage, browsers: list[StorageBrowser]
+) -> None:
+    for key in ["a.txt", "b.txt", "c.csv"]:
+        put(storage, key, b"1")
+    b = browse(browsers, storage)
+    choose_row(b, "a.txt")
+    assert not find(b, "memstore-delete").disabled
+    find(b, "memstore-filter").value = "*.csv"  # a.txt is filtered out
+    assert row_keys(b) == ["c.csv"]
+    assert_equal(b.selected, None)
+    assert "Select a file" in text_of(b, "memstore-details")
+    assert find(b, "memstore-delete").disabled
+    choose_row(b, "c.csv")
+    find(b, "memstore-sort").value = "size"  # still in view: still selected
+    assert b.selected == "c.csv"
+    assert "c.csv" in text_of(b, "memstore-details")
+
+
+def test_the_list_is_as_tall_as_its_rows(storage: MemoryStorage, browsers: list[StorageBrowser]) -> None:
+    put(storage, "a.txt", b"1")
+    put(storage, "b.txt", b"1")
+    b = browse(browsers, storage, page_size=50)
+    rows = find(b, "memstore-rows")
+    assert rows.rows == 3  # two rows, and never less than three lines
+    for i in range(40):
+        put(storage, f"k{i:02d}", b"1")
+    b.refresh()
+    assert len(row_keys(b)) == 42
+    assert rows.rows == 20  # at most twenty lines; the list scrolls beyond
+
+
+def test_controls_are_disabled_on_a_closed_storage(browsers: list[StorageBrowser]) -> None:
+    storage = MemoryStorage()
+    put(storage, "a.txt", b"1")
+    b = browse(browsers, storage)
+    names = ["memstore-filter", "memstore-sort", "memstore-refresh", "memstore-upload"]
+    assert not any(find(b, name).disabled for name in names)
+    anyio.run(storage.close)
+    eventually(lambda: assert_in("closed", text_of(b, "memstore-totals")))
+    assert all(find(b, name).disabled for name in names)
+
+
+def test_upload_stores_files_in_the_folder_shown(
+    storage: MemoryStorage, browsers: list[StorageBrowser]
+) -> None:
+    put(storage, "data/old.txt", b"1")
+    b = browse(browsers, storage)
+    b.open_folder("data/")
+    find(b, "memstore-upload").value = (uploaded("new.csv", b"x,y\n1,2\n", "text/csv"),)
+    assert anyio.run(storage.get_bytes, "data/new.csv") == b"x,y\n1,2\n"
+    assert anyio.run(storage.info, "data/new.csv").content_type == "text/csv"
+    assert "Uploaded data/new.csv" in text_of(b, "memstore-status")
+    assert row_keys(b) == ["data/new.csv", "data/old.txt"]
+    assert b.selected == "data/new.csv"  # one file uploaded: its details show
+    assert find(b, "memstore-upload").value == ()  # cleared for the next upload
+
+
+def test_an_upload_over_the_quota_stores_nothing_of_that_file(browsers: list[StorageBrowser]) -> None:
+    storage = MemoryStorage(MemoryConfig(max_size=100))
+    b = browse(browsers, storage)
+    find(b, "memstore-upload").value = (
+        uploaded("small.txt", b"fits"),
+        uploaded("big.bin", b"\0" * 500),
+        uploaded("bad\x00name", b"x"),
+    )
+    assert anyio.run(storage.exists, "small.txt")
+    assert not anyio.run(storage.exists, "big.bin")
+    assert storage.usage.used_bytes == 4  # nothing of big.bin was kept
+    status = text_of(b, "memstore-status")
+    assert "Uploaded small.txt" in status
+    assert "big.bin was not stored" in status
+    assert "quota" in status.lower()
+    assert "was not stored" in status.split("big.bin was not stored", 1)[1]  # the bad name too
+
+
+def test_download_link_carries_the_file(storage: MemoryStorage, browsers: list[StorageBrowser]) -> None:
+    body = b"id,name\n1,Ada\n"
+    put(storage, "data/people.csv", body, content_type="text/csv")
+    b = browse(browsers, storage)
+    b.select("data/people.csv")
+    link = html_of(b, "memstore-download-box")
+    assert "download='people.csv'" in link
+    href = link.split("href='", 1)[1].split("'", 1)[0]
+    assert href.startswith("data:text/csv;base64,")
+    assert base64.b64decode(href.split(",", 1)[1]) == body
+
+
+def test_a_file_over_the_download_limit_says_how_to_read_it(browsers: list[StorageBrowser]) -> None:
+    from memstore.notebook._render import DOWNLOAD_LIMIT
+
+    storage = MemoryStorage()
+    put(storage, "big.bin", b"\0" * (DOWNLOAD_LIMIT + 1))
+    b = browse(browsers, storage)
+    b.select("big.bin")
+    text = text_of(b, "memstore-download-box")
+    assert "download limit" in text
+    assert "storage.get_bytes('big.bin')" in text
+    assert "href" not in html_of(b, "memstore-download-box")
+
+
+def test_a_hostile_content_type_cannot_break_out_of_the_download_link(
+    storage: MemoryStorage, browsers: list[StorageBrowser]
+) -> None:
+    put(storage, "x.txt", b"1", content_type="text/html' onclick='alert(1)")
+    b = browse(browsers, storage)
+    b.select("x.txt")
+    link = html_of(b, "memstore-download-box")
+    assert "onclick" not in link
+    assert "data:application/octet-stream;base64," in link
+
+
+def test_usage_trend_keeps_a_bounded_history() -> None:
+    from memstore.notebook._query import UsageTrend
+
+    now = [0.0]
+    trend = UsageTrend(window=60.0, buckets=6, clock=lambda: now[0])
+    for second in range(600):
+        now[0] = float(second)
+        trend.record(second * 10)
+    points = trend.points()
+    assert len(points) <= 9  # one per 10-second slot over the last minute, and the ends
+    assert points[-1] == (0.0, 5990)
+    assert all(ago <= 70.0 for ago, _ in points)
+    assert [used for _, used in points] == sorted(used for _, used in points)
+    now[0] = 700.0  # nothing changed since: the line stays flat up to now
+    assert trend.points()[-1] == (0.0, 5990)
+
+
+def test_the_sparkline_follows_used_bytes(storage: MemoryStorage, browsers: list[StorageBrowser]) -> None:
+    b = browse(browsers, storage)
+    put(storage, "a.bin", b"\0" * 300)
+    b.refresh()
+    spark = html_of(b, "memstore-trend")
+    assert "<svg" in spark
+    assert "<polyline" in spark
+    assert "used bytes over the last 5 minutes: +300 B" in spark

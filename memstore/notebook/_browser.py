@@ -17,7 +17,7 @@ from memstore._portal import PortalFacade
 from memstore.base import BaseStorage, SyncBaseStorage
 from memstore.exceptions import StorageClosedError, StorageError, StorageFileNotFoundError
 from memstore.notebook import _render as r
-from memstore.notebook._query import SORTS, Page, PageSource, SortKey, parse_filter
+from memstore.notebook._query import SORTS, Page, PageSource, SortKey, UsageTrend, parse_filter
 from memstore.types import StorageEvent, StoredFile
 
 __all__ = ["StorageBrowser"]
@@ -30,6 +30,7 @@ _SORT_OPTIONS = [
     ("modified (newest first)", "modified"),
 ]
 _MAX_PAGE_SIZE = 1000
+_MIN_ROWS, _MAX_ROWS = 3, 20  # the list's height follows its rows within these bounds
 _MAX_INTERVAL = 5.0  # the adaptive throttle never waits longer than this between refreshes
 _FILTER_HELP = (
     "A key prefix (data/) lists every key under it, in all folders. A glob matches whole keys: "
@@ -63,11 +64,15 @@ def _registry() -> dict[str, Any]:
     return instances
 
 
-def _preview_bytes(view: Any, file: StoredFile) -> bytes:
-    """Enough of ``file``'s contents for its preview: a small image whole, else the head."""
-    if file.size <= r.IMAGE_LIMIT and r.image_format_of(file.content_type) is not None:
+def _preview_bytes(view: Any, file: StoredFile) -> tuple[bytes, bytes | None]:
+    """What the details of ``file`` need, from one read.
+
+    The bytes to preview, and the whole file when it is small enough for a download link
+    (else ``None``).
+    """
+    if file.size <= max(r.DOWNLOAD_LIMIT, r.IMAGE_LIMIT):
         data: bytes = view.get_bytes(file.key)
-        return data
+        return data, (data if file.size <= r.DOWNLOAD_LIMIT else None)
     parts: list[bytes] = []
     have = 0
     chunks = view.get(file.key)
@@ -81,7 +86,7 @@ def _preview_bytes(view: Any, file: StoredFile) -> bytes:
         close = getattr(chunks, "close", None)
         if close is not None:
             close()
-    return b"".join(parts)
+    return b"".join(parts), None
 
 
 def _flush(ref: weakref.ReferenceType[StorageBrowser]) -> None:
@@ -212,6 +217,7 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         self._crumb_folder: str | None = None  # the folder the breadcrumb shows
         self._shown_file: StoredFile | None = None
         self._pending_delete: str | None = None
+        self._clear_hidden = False  # set when the user changes the view: see _render_rows
         self._syncing = 0  # the thread in which the browser itself changes the row selection
         self._is_closed = False
 
@@ -267,8 +273,11 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         self._gauge_bar.add_class("memstore-gauge-bar")
         self._gauge_text = w.HTML()
         self._gauge_text.add_class("memstore-gauge-text")
+        self._trend = UsageTrend()
+        self._spark = w.HTML()
+        self._spark.add_class("memstore-trend")
         gauge = w.HBox(
-            [w.HTML("<b>quota</b>"), self._gauge_bar, self._gauge_text],
+            [w.HTML("<b>quota</b>"), self._gauge_bar, self._gauge_text, self._spark],
             layout=w.Layout(align_items="center", grid_gap="6px"),
         )
         gauge.add_class("memstore-gauge")
@@ -297,15 +306,22 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         self._sort.add_class("memstore-sort")
         self._refresh_button = w.Button(description="Refresh", icon="refresh", tooltip="Re-read the storage")
         self._refresh_button.add_class("memstore-refresh")
+        self._upload = w.FileUpload(
+            description="Upload",
+            multiple=True,
+            tooltip="Store files in the folder shown (or drop them here)",
+            layout=w.Layout(width="auto"),
+        )
+        self._upload.add_class("memstore-upload")
         controls = w.HBox(
-            [self._filter, self._sort, self._refresh_button],
+            [self._filter, self._sort, self._refresh_button, self._upload],
             layout=w.Layout(align_items="center", grid_gap="8px", flex_flow="row wrap", margin="6px 0 2px 0"),
         )
         controls.add_class("memstore-controls")
 
         self._rows = w.Select(
             options=[],
-            rows=min(self._page_size, 20),
+            rows=_MIN_ROWS,
             layout=w.Layout(width="100%"),
         )
         self._rows.add_class("memstore-rows")
@@ -336,7 +352,7 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         self._colhead = w.HTML(r.column_header("name"))
         listing = w.VBox(
             [nav, self._colhead, self._rows, pager],
-            layout=w.Layout(flex="3 1 640px", min_width="0"),
+            layout=w.Layout(flex="3 1 460px", min_width="0"),
         )
         listing.add_class("memstore-list")
 
@@ -370,17 +386,21 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         self._confirm_box.add_class("memstore-confirm-box")
         self._status = w.HTML()
         self._status.add_class("memstore-status")
+        self._download = w.HTML()
+        self._download.add_class("memstore-download-box")
         self._details = w.VBox(
             [
                 w.HTML("<div class='memstore-section'>Details</div>"),
                 self._info,
-                w.HBox([self._delete]),
+                w.HBox(
+                    [self._delete, self._download], layout=w.Layout(align_items="center", grid_gap="10px")
+                ),
                 self._confirm_box,
                 self._status,
                 self._preview,
                 self._image,
             ],
-            layout=w.Layout(flex="2 1 340px", min_width="0"),
+            layout=w.Layout(flex="2 1 300px", min_width="0"),
         )
         self._details.add_class("memstore-details")
         body = w.HBox(
@@ -397,6 +417,7 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         self._sort.observe(self._on_sort, names="value")
         self._rows.observe(self._on_row, names="value")
         self._refresh_button.on_click(self._on_refresh)
+        self._upload.observe(self._on_upload, names="value")
         self._prev.on_click(self._on_prev)
         self._up.on_click(self._on_up)
         self._next.on_click(self._on_next)
@@ -615,17 +636,10 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
                     self._render_closed()
 
     def _render_from(self, view: Any) -> None:
+        # Every read first, back to back, then every widget: the header, the gauge and
+        # the page label of one render describe the same moment of the storage.
         usage = view.get_usage()
-        self._render_header(usage.file_count, usage.used_bytes)
-        percent, text = r.gauge_text(usage)
-        if percent is None:
-            self._gauge_bar.layout.display = "none"
-        else:
-            self._gauge_bar.layout.display = None
-            self._gauge_bar.value = min(percent, 100.0)
-            self._gauge_bar.bar_style = r.fraction_style(percent)
-        self._gauge_text.value = text
-        self._breakdown.value = r.breakdown_html(view.get_prefix_usage(), usage.used_bytes)
+        breakdown = r.breakdown_html(view.get_prefix_usage(), usage.used_bytes)
         with self._state_lock:
             generation = self._generation
         flt = parse_filter(self._filter.value)
@@ -637,10 +651,28 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
             folder = self._folder
             page = self._source.folder_page(view, folder, sort, self._page_index, self._page_size, generation)
         self._page_index = page.index
+        self._set_enabled(True)
+        self._render_header(usage.file_count, usage.used_bytes)
+        percent, text = r.gauge_text(usage)
+        if percent is None:
+            self._gauge_bar.layout.display = "none"
+        else:
+            self._gauge_bar.layout.display = None
+            self._gauge_bar.value = min(percent, 100.0)
+            self._gauge_bar.bar_style = r.fraction_style(percent)
+        self._gauge_text.value = text
+        self._trend.record(usage.used_bytes)
+        self._spark.value = r.sparkline_html(self._trend.points(), usage.max_size)
+        self._breakdown.value = breakdown
         self._render_nav(page, folder)
         self._render_rows(page, folder)
         self._render_pager(page, folder)
         self._render_details(view)
+
+    def _set_enabled(self, enabled: bool) -> None:
+        """Enable or disable the controls that need an open storage."""
+        for control in (self._filter, self._sort, self._refresh_button, self._upload):
+            control.disabled = not enabled
 
     def _render_header(self, files: int, used: int) -> None:
         self._totals.value = (
@@ -649,6 +681,9 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         )
 
     def _render_closed(self) -> None:
+        self._set_enabled(False)
+        self._download.value = ""
+        self._spark.value = ""
         self._totals.value = f"<b>{r.esc(self._storage_name)}</b> · <i>closed</i>"
         self._gauge_bar.layout.display = "none"
         self._gauge_text.value = ""
@@ -721,6 +756,15 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
             rows.append((r.row_label(file, relative or None), file.key))
         shown = tuple(rows)
         folders = frozenset(usage.prefix for usage in page.folders)
+        if self._clear_hidden:
+            # The user changed the view (filter, sort, page, folder): a selected file
+            # that is no longer among the rows is no longer selected.
+            self._clear_hidden = False
+            if self._selected_key is not None and not any(
+                key == self._selected_key for _, key in shown[len(page.folders) :]
+            ):
+                self._selected_key = None
+                self._pending_delete = None
         # Only a file row shows the selection (a file's key may equal a folder's prefix).
         want = next(
             (i for i, (_, key) in enumerate(shown) if key == self._selected_key and i >= len(page.folders)),
@@ -736,6 +780,7 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
                 if not same:
                     select.index = None  # else changing the options selects the first row
                     select.options = shown
+                    select.rows = max(_MIN_ROWS, min(len(shown), _MAX_ROWS))
                     self._shown_rows = shown
                     self._shown_folders = folders
                 select.index = want
@@ -776,16 +821,18 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
                     f"<div class='memstore-muted'><code>{r.esc(key)}</code> is no longer stored.</div>"
                 )
             self._preview.value = ""
+            self._download.value = ""
             self._image.layout.display = "none"
             self._image.value = b""
             return
         try:
-            data = _preview_bytes(view, file)
+            data, whole = _preview_bytes(view, file)
         except (StorageFileNotFoundError, StorageClosedError):  # gone meanwhile: the next refresh shows it
             return
         preview = r.make_preview(file, data)
         self._shown_file = file  # only once its preview could be made
         self._info.value = r.details_html(file)
+        self._download.value = r.download_html(file, whole)
         self._preview.value = preview.html
         if preview.kind == "image":
             self._image.format = preview.image_format
@@ -800,6 +847,7 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
     # the timer thread: each one changes the browser's state under the render lock.
     def _go_to(self, page: int | None = None, *, step: int = 0) -> None:
         with self._render_lock:
+            self._clear_hidden = True
             self._page_index = max(self._page_index + step if page is None else page, 0)
             self._render()
 
@@ -818,6 +866,7 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
     def _open(self, folder: str) -> None:
         """Show ``folder`` from its first page, without a filter."""
         with self._render_lock:
+            self._clear_hidden = True
             self._folder = folder
             self._page_index = 0
             if self._filter.value:
@@ -850,6 +899,45 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
             self._status.value = ""
             with self._view() as view:
                 self._render_details(view)
+
+    def _on_upload(self, change: dict[str, Any]) -> None:
+        """Store the files dropped on or chosen with the upload button in the folder shown.
+
+        Each file is one ``put``: stored whole or not at all. A file the storage refuses
+        (over the quota, a name that is not a valid key) is reported in the status line;
+        the others are stored.
+        """
+        uploads = change["new"]
+        if not uploads:
+            return
+        stored: list[str] = []
+        problems: list[str] = []
+        with self._render_lock:
+            folder = self._folder
+            with self._view() as view:
+                for item in uploads:
+                    name = str(item["name"])
+                    key = folder + name
+                    try:
+                        if view is None:
+                            raise StorageClosedError("the storage no longer exists")
+                        view.put(key, bytes(item["content"]), content_type=item.get("type") or None)
+                    except (StorageError, ValueError, TypeError) as exc:
+                        problems.append(f"<code>{r.esc(name)}</code> was not stored: {r.esc(exc)}")
+                    else:
+                        stored.append(key)
+            parts = []
+            if stored:
+                listed = ", ".join(f"<code>{r.esc(k)}</code>" for k in stored[:5])
+                more = f" and {len(stored) - 5:,} more" if len(stored) > 5 else ""
+                parts.append(f"<div class='memstore-muted'>Uploaded {listed}{more}.</div>")
+            parts.extend(f"<div class='memstore-error'>{p}</div>" for p in problems)
+            self._status.value = "".join(parts)
+            if len(stored) == 1:
+                self._selected_key = stored[0]
+        with suppress(Exception):  # clear the widget so the same file can be uploaded again
+            self._upload.value = ()
+        self.refresh()
 
     def _on_refresh(self, button: Any) -> None:
         self._status.value = ""

@@ -31,13 +31,15 @@ from __future__ import annotations
 
 import heapq
 import re
+import time
+from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Literal
 
 from memstore.types import PrefixUsage, StoredFile
 
-__all__ = ["SORTS", "Filter", "Page", "PageSource", "SortKey", "parse_filter", "read_folder"]
+__all__ = ["SORTS", "Filter", "Page", "PageSource", "SortKey", "UsageTrend", "parse_filter", "read_folder"]
 
 SortKey = Literal["key", "size", "modified"]
 """How rows are ordered: by key (A→Z), by size (largest first) or modified (newest first)."""
@@ -273,3 +275,49 @@ class PageSource:
 def _clamp(index: int, total: int, size: int) -> tuple[int, int]:
     pages = max(1, -(-total // size))
     return min(max(index, 0), pages - 1), pages
+
+
+class UsageTrend:
+    """Used bytes over the last ``window`` seconds, for the sparkline beside the gauge.
+
+    The browser records the used bytes at every render (so at every change, throttled).
+    Samples are kept one per ``window / buckets`` seconds (a later sample in the same
+    slot replaces the earlier one), so a store changing a thousand times a second still
+    keeps at most ``buckets + 1`` points. Thread-safe enough for the browser, which
+    records under its render lock.
+    """
+
+    def __init__(self, window: float = 300.0, buckets: int = 120, clock: Any = time.monotonic) -> None:
+        """Keep ``window`` seconds of history in ``buckets`` slots; ``clock`` is for tests."""
+        self.window = window
+        self._slot = window / buckets
+        self._clock = clock
+        self._samples: deque[tuple[float, int]] = deque()
+
+    def record(self, used_bytes: int) -> None:
+        """Note the used bytes now."""
+        now = self._clock()
+        samples = self._samples
+        if samples and samples[-1][1] == used_bytes:
+            if len(samples) >= 2 and samples[-2][1] == used_bytes:
+                samples[-1] = (now, used_bytes)  # a flat stretch needs only its two ends
+            else:
+                samples.append((now, used_bytes))
+        elif len(samples) >= 2 and now - samples[-2][0] < self._slot:
+            samples[-1] = (now, used_bytes)
+        else:
+            samples.append((now, used_bytes))
+        while len(samples) > 2 and samples[1][0] < now - self.window:
+            samples.popleft()
+
+    def points(self) -> list[tuple[float, int]]:
+        """``(seconds ago, used bytes)`` from the oldest kept sample to now, oldest first.
+
+        The last value extends to now (nothing changed since), so the line reaches the
+        right edge.
+        """
+        now = self._clock()
+        out = [(max(0.0, now - at), used) for at, used in self._samples]
+        if out and out[-1][0] > 0.0:
+            out.append((0.0, out[-1][1]))
+        return out

@@ -7,8 +7,10 @@ values (the rows of the list) are not HTML and are not escaped.
 
 from __future__ import annotations
 
+import base64
 import codecs
 import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -18,6 +20,7 @@ from memstore._ops import Data
 from memstore.types import PrefixUsage, StorageUsage, StoredFile
 
 __all__ = [
+    "DOWNLOAD_LIMIT",
     "IMAGE_LIMIT",
     "PREVIEW_BYTES",
     "FOLDER_MARK",
@@ -38,6 +41,9 @@ __all__ = [
     "make_preview",
     "row_label",
     "segments",
+    "sniff_utf8",
+    "sparkline_html",
+    "download_html",
 ]
 
 PREVIEW_BYTES = 4096
@@ -182,9 +188,70 @@ def gauge_text(usage: StorageUsage) -> tuple[float | None, str]:
     free = usage.free_bytes or 0
     text = (
         f"<b>{percent:.1f} %</b> of {esc(human_size(usage.max_size))} "
-        f"<span style='color:#666'>({esc(human_size(free))} free)</span>"
+        f"<span class='memstore-muted'>({esc(human_size(free))} free)</span>"
     )
     return percent, text
+
+
+SPARK_WIDTH = 120
+SPARK_HEIGHT = 22
+
+
+def sparkline_html(points: Sequence[tuple[float, int]], max_size: int | None, window: float = 300.0) -> str:
+    """A small SVG line of used bytes over the last ``window`` seconds (HTML).
+
+    ``points`` are ``(seconds ago, used bytes)``, oldest first (:class:`UsageTrend`).
+    The vertical scale is the quota when there is one, else the largest value shown.
+    """
+    if not points:
+        return ""
+    top = max_size if max_size else max(used for _, used in points)
+    top = max(top, 1)
+    w, h = SPARK_WIDTH, SPARK_HEIGHT
+    coords = " ".join(
+        f"{w * (1 - min(ago, window) / window):.1f},{h - 1 - (h - 2) * min(used, top) / top:.1f}"
+        for ago, used in points
+    )
+    first, last = points[0][1], points[-1][1]
+    change = last - first
+    sign = "+" if change >= 0 else "-"
+    minutes = max(1, round(window / 60))
+    title = f"used bytes over the last {minutes} minutes: {sign}{human_size(abs(change))}"
+    return (
+        f"<span class='memstore-spark' title='{esc(title)}'>"
+        f"<svg width='{w}' height='{h}' viewBox='0 0 {w} {h}' role='img' aria-label='{esc(title)}'>"
+        f"<rect x='0.5' y='0.5' width='{w - 1}' height='{h - 1}' rx='2'></rect>"
+        f"<polyline points='{coords}'></polyline></svg></span>"
+    )
+
+
+DOWNLOAD_LIMIT = 4 * 1024 * 1024
+"""The largest file the browser offers as a download link (a ``data:`` URL, 4 MiB).
+
+The link carries the whole file from the kernel to the page, base64-encoded; larger
+files are read in code (``storage.get_bytes(key)``) instead.
+"""
+
+
+def download_html(file: StoredFile, data: Data | None) -> str:
+    """A download link for ``file`` with contents ``data`` (``None`` when it is too large)."""
+    name = file.key.rsplit("/", 1)[-1] or "download"
+    if data is None or file.size > DOWNLOAD_LIMIT:
+        return (
+            f"<div class='memstore-muted'>{esc(human_size(file.size))} is over the "
+            f"{esc(human_size(DOWNLOAD_LIMIT))} download limit of the browser: read it in code, "
+            f"<code>storage.get_bytes({esc(repr(file.key))})</code></div>"
+        )
+    body = data if isinstance(data, bytes) else b"".join(data)
+    media = _media_type(file.content_type)[0] or "application/octet-stream"
+    if not re.fullmatch(r"[a-z0-9.+-]+/[a-z0-9.+-]+", media):
+        media = "application/octet-stream"
+    href = f"data:{media};base64,{base64.b64encode(body).decode('ascii')}"
+    return (
+        f"<a class='memstore-download' download='{esc(name)}' href='{href}' "
+        f"title='Download {esc(file.key)}'>⬇ Download <code>{esc(name)}</code> "
+        f"({esc(human_size(file.size))})</a>"
+    )
 
 
 def breakdown_html(prefixes: Sequence[PrefixUsage], used_bytes: int, limit: int = 10) -> str:
@@ -216,7 +283,7 @@ def details_html(file: StoredFile) -> str:
         ("size", f"{esc(human_size(file.size))} ({file.size:,} bytes)"),
         ("content type", f"<code>{esc(file.content_type or '')}</code>"),
         ("etag", f"<code>{esc(file.etag or '')}</code>"),
-        ("last modified", esc(file.last_modified.isoformat() if file.last_modified else "")),
+        ("last modified", esc(f"{_when(file.last_modified)} UTC" if file.last_modified else "")),
     ]
     body = "".join(f"<tr><th>{name}</th><td>{value}</td></tr>" for name, value in fields)
     if file.metadata:
@@ -320,6 +387,28 @@ def _decode(head: bytes, charset: str, *, final: bool) -> str:
         return codecs.getincrementaldecoder("utf-8")(errors="replace").decode(head, final=final)
 
 
+def sniff_utf8(head: bytes, *, final: bool) -> str | None:
+    r"""``head`` decoded if it is clean UTF-8 text, else ``None``.
+
+    Clean means: it decodes without an error (a multi-byte character cut by the end of a
+    partial ``head`` is allowed unless ``final``) and holds no control characters besides
+    tab, newline, carriage return and form feed, so binary data that happens to be valid
+    UTF-8 still shows as a hex dump.
+
+    >>> sniff_utf8(b"2026-11-30 INFO started\n", final=True)
+    '2026-11-30 INFO started\n'
+    >>> sniff_utf8(b"\x89PNG\r\n\x1a\n", final=True) is None
+    True
+    """
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=final)
+    except UnicodeDecodeError:
+        return None
+    if any((ord(c) < 32 and c not in "\t\n\r\f") or c == "\x7f" for c in text):
+        return None
+    return text
+
+
 def make_preview(file: StoredFile, data: Data) -> Preview:
     """The preview of ``file`` whose contents are ``data``.
 
@@ -344,58 +433,92 @@ def make_preview(file: StoredFile, data: Data) -> Preview:
         note += "; image too large to preview"
     elif image_format is not None:
         note += f"; not a valid {image_format.upper()} file"
-    if is_text_type(file.content_type) and b"\x00" not in head:
-        text = _decode(head, charset, final=shown >= file.size)
-        return Preview("text", f"<div class='memstore-muted'>text, {note}</div>{_pre(text, 'text')}")
+    if b"\x00" not in head:
+        if is_text_type(file.content_type):
+            text = _decode(head, charset, final=shown >= file.size)
+            return Preview("text", f"<div class='memstore-muted'>text, {note}</div>{_pre(text, 'text')}")
+        sniffed = sniff_utf8(head, final=shown >= file.size)
+        if sniffed is not None:  # a .log stored as application/octet-stream is still text
+            caption = f"<div class='memstore-muted'>UTF-8 text, {note}</div>"
+            return Preview("text", caption + _pre(sniffed, "text"))
     return Preview("hex", f"<div class='memstore-muted'>hex dump, {note}</div>{_pre(hexdump(head), 'hex')}")
 
 
 STYLE = """<style>
-.memstore-browser { font-size: 13px; }
+/* Every colour comes from JupyterLab's theme variables, so the browser follows the light,
+   the dark and any other theme; the fallbacks after the commas are a neutral light theme
+   for front ends without them (Voila, classic notebook). Text uses only font colours 0-2:
+   colour 3 is too faint for 4.5:1 contrast in the dark theme. */
+.memstore-browser {
+  --ms-fg: var(--jp-ui-font-color1, #1f1f1f);
+  --ms-fg-strong: var(--jp-ui-font-color0, #000);
+  --ms-fg-muted: var(--jp-ui-font-color2, #616161);
+  --ms-bg: var(--jp-layout-color1, #fff);
+  --ms-bg-alt: var(--jp-layout-color2, #eee);
+  --ms-track: var(--jp-layout-color3, #bdbdbd);
+  --ms-code-fg: var(--jp-content-font-color1, #1f1f1f);
+  --ms-code-bg: var(--jp-layout-color2, #f5f5f5);
+  --ms-border: var(--jp-border-color2, #e0e0e0);
+  --ms-accent: var(--jp-brand-color1, #1976d2);
+  --ms-link: var(--jp-content-link-color, #1565c0);
+  --ms-warn: var(--jp-warn-color1, #e65100);
+  --ms-error: var(--jp-error-color1, #c62828);
+  font-size: 13px; color: var(--ms-fg); background: var(--ms-bg); }
+.memstore-browser .widget-html-content, .memstore-browser .widget-label,
+.memstore-browser .widget-label-basic { color: var(--ms-fg); }
 .memstore-browser .widget-html-content table, .memstore-browser .widget-html-content pre,
 .memstore-browser .widget-html-content div { line-height: 1.45; }
+.memstore-browser code { color: inherit; background: transparent; }
 .memstore-browser .memstore-colhead, .memstore-browser .memstore-rows select {
   font-family: var(--jp-code-font-family, Menlo, Consolas, 'DejaVu Sans Mono', monospace);
   font-size: 12px; }
-.memstore-browser .memstore-colhead { white-space: pre; font-weight: bold; color: #444;
+.memstore-browser .memstore-colhead { white-space: pre; font-weight: bold; color: var(--ms-fg-muted);
   padding: 0 0 0 4px; overflow: hidden; }
-.memstore-browser .memstore-rows select { padding: 2px 0; }
-.memstore-browser .memstore-title { font-size: 15px; }
-.memstore-browser .memstore-muted { color: #777; font-size: 12px; }
-.memstore-browser .memstore-section { font-weight: bold; color: #333; margin-top: 4px; }
+.memstore-browser .memstore-rows select { padding: 2px 0; color: var(--ms-fg);
+  background: var(--ms-bg); border-color: var(--ms-border); }
+.memstore-browser .memstore-rows select option { color: var(--ms-fg); background: var(--ms-bg); }
+.memstore-browser .memstore-title { font-size: 15px; color: var(--ms-fg-strong); }
+.memstore-browser .memstore-muted { color: var(--ms-fg-muted); font-size: 12px; }
+.memstore-browser .memstore-section { font-weight: bold; color: var(--ms-fg-strong); margin-top: 4px; }
 .memstore-browser table.memstore-table { border-collapse: collapse; margin: 2px 0 6px 0; }
 .memstore-browser table.memstore-table th, .memstore-browser table.memstore-table td {
-  text-align: left; vertical-align: top; padding: 1px 10px 1px 0; border: none; }
-.memstore-browser table.memstore-table th { color: #555; font-weight: 600; white-space: nowrap; }
+  text-align: left; vertical-align: top; padding: 1px 10px 1px 0; border: none;
+  color: var(--ms-fg); background: transparent; }
+.memstore-browser table.memstore-table tr { background: transparent; }
+.memstore-browser table.memstore-table th { color: var(--ms-fg-muted); font-weight: 600;
+  white-space: nowrap; }
 .memstore-browser table.memstore-table td { word-break: break-all; }
 .memstore-browser table.memstore-breakdown-table td { word-break: normal; white-space: nowrap; }
-.memstore-browser td.memstore-num { text-align: right; color: #444; }
+.memstore-browser td.memstore-num { text-align: right; color: var(--ms-fg-muted); }
 .memstore-browser td.memstore-prefix { max-width: 220px; overflow: hidden; text-overflow: ellipsis; }
-.memstore-browser .memstore-sharebar { width: 160px; height: 10px; background: #e8e8e8;
-  border-radius: 2px; overflow: hidden; }
-.memstore-browser .memstore-sharebar > div { height: 100%; background: #2196f3; }
+.memstore-browser .memstore-sharebar { width: 160px; height: 10px; background: var(--ms-bg-alt);
+  border: 1px solid var(--ms-border); border-radius: 2px; overflow: hidden; }
+.memstore-browser .memstore-sharebar > div { height: 100%; background: var(--ms-accent); }
 .memstore-browser pre.memstore-preview { max-height: 260px; overflow: auto; margin: 2px 0;
-  padding: 6px; background: #f6f8fa; border: 1px solid #e1e4e8; font-size: 11px;
-  white-space: pre-wrap; word-break: break-all; }
+  padding: 6px; color: var(--ms-code-fg); background: var(--ms-code-bg);
+  border: 1px solid var(--ms-border); font-size: 11px; white-space: pre-wrap; word-break: break-all; }
 .memstore-browser pre.memstore-preview-hex { white-space: pre; word-break: normal; }
-.memstore-browser .memstore-details { border-left: 1px solid #ddd; padding-left: 10px; }
-.memstore-browser .memstore-image { image-rendering: pixelated; border: 1px solid #e1e4e8; }
+.memstore-browser .memstore-details { border-left: 1px solid var(--ms-border); padding-left: 10px; }
+.memstore-browser .memstore-image { image-rendering: pixelated; border: 1px solid var(--ms-border); }
 .memstore-browser .memstore-nav { align-items: center; flex-wrap: wrap; gap: 2px; margin: 2px 0;
-  padding: 2px 4px; background: var(--jp-layout-color1, #fff);
-  border: 1px solid var(--jp-border-color2, #e0e0e0); border-radius: 3px; }
+  padding: 2px 4px; background: var(--ms-bg); border: 1px solid var(--ms-border); border-radius: 3px; }
 .memstore-browser .memstore-breadcrumb { align-items: center; flex-wrap: wrap; gap: 0; }
 .memstore-browser button.memstore-crumb, .memstore-browser button.memstore-up {
   width: auto; height: 22px; line-height: 20px; margin: 0; padding: 0 6px;
   font-size: 13px; box-shadow: none; border: 1px solid transparent; border-radius: 3px;
-  background: transparent; color: var(--jp-content-link-color, #1a6fbf);
+  background: transparent; color: var(--ms-link);
   max-width: 260px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .memstore-browser button.memstore-crumb:hover, .memstore-browser button.memstore-up:hover {
-  background: var(--jp-layout-color2, #eee); border-color: var(--jp-border-color2, #e0e0e0); }
-.memstore-browser button.memstore-crumb-current { color: var(--jp-ui-font-color1, #222);
-  font-weight: 600; }
-.memstore-browser button.memstore-up { color: var(--jp-ui-font-color1, #222); }
-.memstore-browser button.memstore-up:disabled { color: var(--jp-ui-font-color3, #aaa);
+  background: var(--ms-bg-alt); border-color: var(--ms-border); }
+.memstore-browser button.memstore-crumb-current { color: var(--ms-fg); font-weight: 600; }
+.memstore-browser button.memstore-up { color: var(--ms-fg); }
+.memstore-browser button.memstore-up:disabled { color: var(--ms-fg-muted);
   background: transparent; border-color: transparent; }
-.memstore-browser .memstore-crumb-sep { color: var(--jp-ui-font-color2, #888); padding: 0 1px; }
+.memstore-browser .memstore-crumb-sep { color: var(--ms-fg-muted); padding: 0 1px; }
 .memstore-browser .memstore-folder-info { margin-left: auto; padding-right: 4px; }
+.memstore-browser .memstore-spark svg { display: block; }
+.memstore-browser .memstore-spark polyline { fill: none; stroke: var(--ms-accent); stroke-width: 1.5; }
+.memstore-browser .memstore-spark rect { fill: var(--ms-bg-alt); stroke: var(--ms-border); }
+.memstore-browser .memstore-error { color: var(--ms-error); }
+.memstore-browser a.memstore-download { color: var(--ms-link); }
 </style>"""
