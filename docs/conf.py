@@ -6,9 +6,12 @@ CI treats every warning as an error. Nothing here touches the network.
 
 from __future__ import annotations
 
+import atexit
 import filecmp
+import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +93,23 @@ nb_execution_raise_on_error = True
 nb_execution_show_tb = True  # print the traceback in the build log when a cell fails
 nb_merge_streams = True
 nb_kernel_rgx_aliases = {".*": "python3"}
+
+# The kernels that execute the tutorials get a private IPython directory (nothing from the
+# builder's own profile leaks in, nothing is written into it) whose kernel config drops the
+# one line ipykernel logs about unencrypted TCP: myst-nb starts its kernels itself, on
+# loopback TCP, and offers no way to choose IPC. Every other kernel message still shows.
+_IPYTHON_DIR = Path(tempfile.mkdtemp(prefix="memstore-docs-ipython-"))
+atexit.register(shutil.rmtree, _IPYTHON_DIR, ignore_errors=True)
+(_IPYTHON_DIR / "profile_default").mkdir()
+(_IPYTHON_DIR / "profile_default" / "ipython_kernel_config.py").write_text(
+    "import logging\n\n\n"
+    "class _NoTcpNotice(logging.Filter):\n"
+    "    def filter(self, record):\n"
+    "        return 'running over TCP without encryption' not in record.getMessage()\n\n\n"
+    "logging.getLogger('IPKernelApp').addFilter(_NoTcpNotice())\n",
+    encoding="utf-8",
+)
+os.environ["IPYTHONDIR"] = str(_IPYTHON_DIR)
 
 # -- MyST ----------------------------------------------------------------------------
 

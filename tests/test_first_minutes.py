@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from memstore import InvalidKeyError, StorageClosedError, StorageFileNotFoundError
+from memstore import (
+    InvalidKeyError,
+    MemoryStorage,
+    StorageClosedError,
+    StorageFileNotFoundError,
+    SyncMemoryStorage,
+)
 from tests.faces import Make
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,3 +108,48 @@ async def test_html_reprs_align_left_and_say_empty(make: Make) -> None:
     assert "text-align:left" in page
     assert "a.txt" in page
     assert "text-align:left" in file._repr_html_()
+
+
+@pytest.mark.parametrize("cls", [MemoryStorage, SyncMemoryStorage], ids=lambda c: c.__name__)
+def test_a_setting_given_to_the_constructor_shows_the_right_call(cls: type[Any]) -> None:
+    name = cls.__name__
+    with pytest.raises(TypeError) as caught:
+        cls(max_size=10)
+    assert str(caught.value) == (
+        f"{name}() got an unexpected keyword argument 'max_size': limits and tuning go in a "
+        f"MemoryConfig, {name}(MemoryConfig(max_size=10))"
+    )
+    assert "Face" not in str(caught.value)  # neither SyncFace nor a facade: the class the user called
+    with pytest.raises(TypeError, match=rf"e\.g\. {name}\(MemoryConfig\(max_size=10\)\)"):
+        cls(10)
+    with pytest.raises(TypeError, match=rf"^{name}\(\) got an unexpected keyword argument 'colour'$"):
+        cls(colour="red")
+
+
+@pytest.mark.kernel
+@pytest.mark.timeout(240)
+def test_the_tour_shows_the_browser_and_the_async_face_without_warnings(tmp_path: Path) -> None:
+    pytest.importorskip("nbconvert")
+    env = {**os.environ}
+    for name in ("HOME", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
+        (tmp_path / name).mkdir()
+        env[name] = str(tmp_path / name)
+    out = tmp_path / "tour"
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "tour.py"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=200,
+        check=False,
+    )
+    printed = result.stdout + result.stderr
+    assert result.returncode == 0, printed
+    assert "without encryption" not in printed
+    assert "WARNING" not in printed
+    assert "storage.browse()\n    => [an ipywidgets view]" in printed
+    assert "['reports/2026/async.txt', 'reports/2026/summary.txt']" in printed  # the async face
+    page = (out / "01_quickstart.html").read_text(encoding="utf-8")
+    assert "<title>memstore tour: 01 · Quickstart: memstore in a notebook</title>" in page
+    assert "application/vnd.jupyter.widget-state+json" in page  # the saved page shows the browser
+    assert "memstore-totals" in page

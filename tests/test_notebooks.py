@@ -66,7 +66,7 @@ def test_runs_in_a_real_kernel(path: Path, tmp_path: Path, monkeypatch: pytest.M
             "b'Revenue went up.'",
             "city,temperature",
             "not found: reports/missing.txt",
-            "True",
+            "['reports/2026/async.txt', 'reports/2026/summary.txt']",
         ],
         "02_async": [
             "upload failed: client went away",
@@ -79,6 +79,16 @@ def test_runs_in_a_real_kernel(path: Path, tmp_path: Path, monkeypatch: pytest.M
     }[path.stem]
     for fragment in expected:
         assert fragment in text, f"{path.name}: {fragment!r} not in the outputs"
-    if path.stem in ("03_live_browser", "05_quotas"):
+    if path.stem in ("01_quickstart", "03_live_browser", "05_quotas"):
         state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
         assert any(m["model_name"] == "FloatProgressModel" for m in state.values()), "no quota gauge rendered"
+        # Run All ends with every browser alive and showing data, never "closed".
+        totals = [
+            m["state"]["value"]
+            for m in state.values()
+            if "memstore-totals" in m["state"].get("_dom_classes", ())
+        ]
+        assert totals, f"{path.name}: no storage browser in the widget state"
+        for value in totals:
+            assert "closed" not in value, f"{path.name} ends with a closed browser: {value}"
+            assert " files" in value or " file " in value, value

@@ -10,12 +10,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the project when it is inside it, else as given."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _outputs(cell: Any) -> list[str]:
@@ -44,23 +53,32 @@ def main(argv: list[str] | None = None) -> int:
 
     import nbclient
     import nbformat
+    from jupyter_client.manager import KernelManager
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(args.notebook, as_version=4)  # type: ignore[no-untyped-call]
-    print(f"memstore tour: running {args.notebook.relative_to(ROOT)} in a real Jupyter kernel\n")
+    print(f"memstore tour: running {_shown(args.notebook)} in a real Jupyter kernel\n")
     started = time.perf_counter()
-    client = nbclient.NotebookClient(
-        nb,
-        timeout=120,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(args.notebook.parent)}},
-        store_widget_state=True,
-    )
-    try:
-        client.execute()
-    except nbclient.exceptions.CellExecutionError as error:
-        print(f"a cell failed:\n{error}", file=sys.stderr)
-        return 1
+    with tempfile.TemporaryDirectory(prefix="memstore-tour-") as sockets:
+        # IPC sockets in a private folder: the kernel is reachable by this user only,
+        # and ipykernel has no reason to warn about unencrypted TCP.
+        manager = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"))
+        client = nbclient.NotebookClient(
+            nb,
+            km=manager,
+            timeout=120,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(args.notebook.parent)}},
+            store_widget_state=True,
+        )
+        try:
+            client.execute()
+        except nbclient.exceptions.CellExecutionError as error:
+            print(f"a cell failed:\n{error}", file=sys.stderr)
+            return 1
+        finally:
+            if manager.has_kernel:  # a kernel manager handed to nbclient is ours to stop
+                manager.shutdown_kernel(now=False)
     elapsed = time.perf_counter() - started
 
     number = 0
@@ -78,12 +96,17 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     executed = args.out / args.notebook.name
     nbformat.write(nb, executed)  # type: ignore[no-untyped-call]
+    headings = (ln for c in nb.cells if c.cell_type == "markdown" for ln in c.source.splitlines())
+    title = "memstore tour: " + next(
+        (ln.lstrip("#").strip() for ln in headings if ln.startswith("#")), args.notebook.stem
+    )
+    nb.metadata["title"] = title  # the page's <title> (nbconvert's templates read it)
     html, _ = HTMLExporter().from_notebook_node(nb)  # type: ignore[no-untyped-call]
     page = args.out / (args.notebook.stem + ".html")
     page.write_text(html, encoding="utf-8")
     print(f"\nran {number} cells in {elapsed:.1f} s")
-    print(f"executed notebook: {executed.relative_to(ROOT)}")
-    print(f"HTML copy:         {page.relative_to(ROOT)}")
+    print(f"executed notebook: {_shown(executed)}")
+    print(f"HTML copy:         {_shown(page)}")
     print("next: ./dev.sh notebooks opens all five tutorials in JupyterLab")
     return 0
 

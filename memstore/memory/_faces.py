@@ -9,6 +9,7 @@ caller holds. Everything else is written once, in ``_async.py``, and generated i
 
 from __future__ import annotations
 
+import dataclasses
 import weakref
 from typing import TYPE_CHECKING
 
@@ -28,12 +29,32 @@ _CLOSED = Engine(None)
 _CLOSED.close()
 
 
-def _config(config: object) -> MemoryConfig:
+_CONFIG_FIELDS = tuple(field.name for field in dataclasses.fields(MemoryConfig))
+
+
+def _config(config: object, owner: str) -> MemoryConfig:
     if config is None:
         return MemoryConfig()
     if not isinstance(config, MemoryConfig):
-        raise TypeError(f"config must be a MemoryConfig or None, not {type(config).__name__}")
+        example = f"max_size={config!r}" if type(config) is int else "max_size=10 * 1024**2"
+        raise TypeError(
+            f"config must be a MemoryConfig or None, not {type(config).__name__}: "
+            f"e.g. {owner}(MemoryConfig({example}))"
+        )
     return config
+
+
+def _unexpected(owner: str, options: dict[str, object]) -> TypeError:
+    """The error for keyword arguments a constructor does not take, with the right call."""
+    names = ("arguments " if len(options) > 1 else "argument ") + ", ".join(repr(name) for name in options)
+    settings = {name: value for name, value in options.items() if name in _CONFIG_FIELDS}
+    if not settings:
+        return TypeError(f"{owner}() got an unexpected keyword {names}")
+    call = ", ".join(f"{name}={value!r}" for name, value in settings.items())
+    return TypeError(
+        f"{owner}() got an unexpected keyword {names}: limits and tuning go in a "
+        f"MemoryConfig, {owner}(MemoryConfig({call}))"
+    )
 
 
 class AsyncFace:
@@ -41,16 +62,21 @@ class AsyncFace:
 
     _engine: Engine
 
-    def __init__(self, config: MemoryConfig | None = None) -> None:
+    def __init__(self, config: MemoryConfig | None = None, **unexpected: object) -> None:
         """Create an empty storage.
 
         Args:
             config: Limits and tuning (:class:`~memstore.MemoryConfig`); defaults to no limit.
+            unexpected: Accepts nothing: a setting given here (``max_size=10``) raises
+                a ``TypeError`` that shows the call with a ``MemoryConfig``.
 
         Raises:
-            TypeError: If ``config`` is not a :class:`~memstore.MemoryConfig` or ``None``.
+            TypeError: If ``config`` is not a :class:`~memstore.MemoryConfig` or ``None``,
+                or for any other keyword argument.
         """
-        self.config = _config(config)
+        if unexpected:
+            raise _unexpected(type(self).__name__, unexpected)
+        self.config = _config(config, type(self).__name__)
         self._engine = Engine(self.config.max_size)
 
     def _open(self) -> Engine:
@@ -80,7 +106,9 @@ class SyncFace:
     _engine: Engine
     _core: MemoryStorage
 
-    def __init__(self, config: MemoryConfig | None = None, *, runner: RunnerName = "portal") -> None:
+    def __init__(
+        self, config: MemoryConfig | None = None, *, runner: RunnerName = "portal", **unexpected: object
+    ) -> None:
         """Create an empty storage, with its own async core.
 
         Args:
@@ -89,16 +117,22 @@ class SyncFace:
                 (default) on memstore's shared anyio blocking portal, or ``"nested"`` on
                 the caller's own running asyncio loop through nest-asyncio2, for streams
                 bound to that loop. Every other call runs right in the calling thread.
+            unexpected: Accepts nothing: a setting given here (``max_size=10``) raises
+                a ``TypeError`` that shows the call with a ``MemoryConfig``.
 
         Raises:
-            TypeError: If ``config`` is not a :class:`~memstore.MemoryConfig` or ``None``.
+            TypeError: If ``config`` is not a :class:`~memstore.MemoryConfig` or ``None``,
+                or for any other keyword argument.
             ValueError: If ``runner`` is not ``"portal"`` or ``"nested"``.
             ImportError: If ``runner="nested"`` and nest-asyncio2 is not installed.
         """
         from memstore.memory._async import MemoryStorage
 
-        runner_ = Runner(runner, owner=type(self).__name__)
-        self._setup(MemoryStorage(config), owns=True, runner=runner_)
+        owner = type(self).__name__
+        if unexpected:
+            raise _unexpected(owner, unexpected)
+        runner_ = Runner(runner, owner=owner)
+        self._setup(MemoryStorage(_config(config, owner)), owns=True, runner=runner_)
 
     def _setup(self, core: MemoryStorage, *, owns: bool, runner: Runner) -> None:
         self._core = core
