@@ -15,6 +15,7 @@ from benchmarks.listing import run_list
 from benchmarks.objects import run_create, run_list_dir, run_range
 from benchmarks.put_get import run_get, run_put
 from benchmarks.quota import run_quota
+from benchmarks.stalls import run_stalls
 from benchmarks.streaming import run_stream
 from benchmarks.sync_facade import run_sync
 
@@ -58,6 +59,12 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("list_dir", "list_dir of 1,000 sub-folders vs 1,000 files at 1M keys", run_sync=run_list_dir),
     Scenario("create", 'create-only put (if_none_match="*") vs plain put', run_sync=run_create),
     Scenario("browser", "the notebook browser: build and refresh with 1M keys", run_sync=run_browser),
+    Scenario(
+        "stalls",
+        "largest event-loop stall of big calls: 1 GiB put/get/get_bytes/copy, 1M-key list/list_dir/"
+        "delete_prefix/clear (memstore, reference, obstore)",
+        run_async=run_stalls,
+    ),
 )
 
 

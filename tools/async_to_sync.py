@@ -61,6 +61,7 @@ NAMES: dict[str, str] = {
     # helpers with a synchronous twin
     "aiter_chunks": "iter_chunks",
     "aclose_quietly": "close_quietly",
+    "apaced": "paced",
     # protocols
     "__aenter__": "__enter__",
     "__aexit__": "__exit__",

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 from memstore import _ops as ops
-from memstore._concurrency import aclose_quietly, aiter_chunks, checkpoint, offload
+from memstore._concurrency import aclose_quietly, aiter_chunks, apaced, checkpoint, offload
 from memstore._keys import validate_key
 from memstore._ops import ASYNC, PageOrder, PutData
 from memstore.base import BaseStorage
@@ -287,11 +287,14 @@ class MemoryStorage(AsyncFace, BaseStorage):
             StorageClosedError: If the storage is closed.
         """
         engine = self._open()
-        return engine.delete_prefix(ops.check_folder_prefix(prefix))
+        prefix = ops.check_folder_prefix(prefix)
+        # One engine step; the async face runs a big one in a worker thread.
+        return await offload(engine.delete_prefix, prefix, when=engine.count_prefix(prefix) >= ops.BULK_KEYS)
 
     async def clear(self) -> None:
         """Delete every file (one ``"clear"`` event)."""
-        self._open().clear()
+        engine = self._open()
+        await offload(engine.clear, when=engine.count_prefix("") >= ops.BULK_KEYS)
 
     # ------------------------------------------------------------------- reads
     def get(self, key: str, *, start: int | None = None, end: int | None = None) -> AsyncIterator[bytes]:
@@ -328,11 +331,11 @@ class MemoryStorage(AsyncFace, BaseStorage):
         """The chunks of one stored version (what :meth:`get` returns)."""
         data = entry.data
         if start is None and end is None:
-            for chunk in ops.chunks_of(data, self.config.chunk_size):
+            async for chunk in apaced(ops.chunks_of(data, self.config.chunk_size)):
                 yield chunk
             return
         lo, hi = ops.resolve_range(entry.file.size, start, end)
-        for chunk in ops.range_chunks(data, lo, hi, self.config.chunk_size, entry.offsets):
+        async for chunk in apaced(ops.range_chunks(data, lo, hi, self.config.chunk_size, entry.offsets)):
             yield chunk
 
     async def get_bytes(self, key: str, *, start: int | None = None, end: int | None = None) -> bytes:
@@ -363,7 +366,7 @@ class MemoryStorage(AsyncFace, BaseStorage):
         end = ops.check_bound("end", end)
         lo, hi = ops.resolve_range(entry.file.size, start, end)
         parts = ops.slice_data(data, lo, hi, entry.offsets)
-        return await offload(b"".join, parts, when=hi - lo >= self.config.offload_threshold)
+        return await offload(ops.join, parts, when=hi - lo >= self.config.offload_threshold)
 
     async def get_ranges(self, key: str, ranges: Sequence[tuple[int, int]]) -> builtins.list[bytes]:
         """Read several byte ranges of one file at once, all from the same version.
@@ -457,6 +460,7 @@ class MemoryStorage(AsyncFace, BaseStorage):
                 yield file
             if len(page) < count:
                 return
+            await checkpoint()  # between pages: a listing of a million keys never holds the loop
             after = page[-1].key
             if remaining is not None:
                 remaining -= len(page)
@@ -482,7 +486,12 @@ class MemoryStorage(AsyncFace, BaseStorage):
             StorageClosedError: If the storage is closed.
         """
         prefix = ops.check_prefix(prefix)
-        folders, files = self._open().list_dir(prefix)
+        engine = self._open()
+        # One engine step (a consistent snapshot); the async face reads a big folder in a
+        # worker thread, so its event loop keeps running.
+        folders, files = await offload(
+            engine.list_dir, prefix, when=engine.count_prefix(prefix) >= ops.BULK_KEYS
+        )
         return DirListing(tuple(folders), tuple(files))
 
     async def url(self, key: str, *, expires_in: timedelta | None = None) -> str:

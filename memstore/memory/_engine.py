@@ -76,6 +76,33 @@ class Reservation:
         self.nbytes = 0
 
 
+_DROP_BATCH = 1024
+
+
+def _drop(*containers: object) -> None:
+    """Empty big containers a batch at a time, after the lock was released.
+
+    Letting the last reference to a million entries go frees them all in one C call,
+    which holds the GIL for 50-100 ms: an event loop in another thread stops for that
+    long even when the call itself ran in a worker thread. Emptying them from a Python
+    loop gives other threads a turn between batches (the interpreter switches threads
+    between bytecodes).
+    """
+    for container in containers:
+        if isinstance(container, SortedList):
+            sublists = container._lists  # sortedcontainers' layout: sublists of ~1000 keys
+            while sublists:
+                sublists.pop()
+        elif isinstance(container, dict):
+            pop = container.popitem
+            while container:
+                for _ in range(min(len(container), _DROP_BATCH)):
+                    pop()
+        elif isinstance(container, list):
+            while container:
+                del container[-_DROP_BATCH:]
+
+
 class Engine:
     """A sorted, quota-checked, thread-safe map from keys to files."""
 
@@ -557,10 +584,12 @@ class Engine:
                 self._repair()
                 raise
             count = len(doomed)
-            if not self._subscribers:
-                return count
-            self._emitting += 1
-        self._emit(StorageEvent("delete_prefix", prefix, None, None, count))
+            notify = bool(self._subscribers)
+            if notify:
+                self._emitting += 1
+        if notify:
+            self._emit(StorageEvent("delete_prefix", prefix, None, None, count))
+        _drop(doomed)
         return count
 
     def clear(self) -> int:
@@ -568,7 +597,7 @@ class Engine:
         with self._lock:
             if self.closed:
                 raise StorageClosedError("the storage is closed")
-            old = self._entries
+            old, old_keys = self._entries, self._keys
             for entry in old.values():
                 settle_etag(entry)
             count = len(old)
@@ -577,10 +606,12 @@ class Engine:
             self._prefixes = {}
             self._deep = {}
             self._used = 0
-            if not (count and self._subscribers):
-                return count
-            self._emitting += 1
-        self._emit(StorageEvent("clear", None))
+            notify = bool(count and self._subscribers)
+            if notify:
+                self._emitting += 1
+        if notify:
+            self._emit(StorageEvent("clear", None))
+        _drop(old_keys, old)
         return count
 
     def close(self) -> None:
@@ -593,7 +624,8 @@ class Engine:
             if self.closed:
                 return
             self.closed = True
-            for entry in self._entries.values():
+            old, old_keys = self._entries, self._keys
+            for entry in old.values():
                 settle_etag(entry)
             self._entries = {}
             self._keys = SortedList()
@@ -613,6 +645,7 @@ class Engine:
                 callback(event)
             except Exception:
                 logger.exception("memstore subscriber %r failed on the close event", callback)
+        _drop(old_keys, old)
 
     def _repair(self) -> None:
         """Rebuild the derived state (sorted index, bytes used, prefix counters) from the entries.

@@ -13,7 +13,8 @@ import dataclasses
 import weakref
 from typing import TYPE_CHECKING
 
-from memstore._ops import closed_error
+from memstore._concurrency import offload
+from memstore._ops import BULK_KEYS, closed_error
 from memstore._portal import Runner, RunnerName, portal_host
 from memstore.memory._config import MemoryConfig
 from memstore.memory._engine import Engine
@@ -97,7 +98,9 @@ class AsyncFace:
         Subscribers get one last ``"close"`` event. Every sync twin over this storage
         (:meth:`~memstore.SyncMemoryStorage.wrap`) is closed with it.
         """
-        self._engine.close()
+        engine = self._engine
+        # Dropping many files takes a while: a big storage is closed in a worker thread.
+        await offload(engine.close, when=not engine.closed and engine.count_prefix("") >= BULK_KEYS)
 
 
 class SyncFace:

@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
 from memstore import _ops as ops
-from memstore._concurrency import close_quietly, iter_chunks
+from memstore._concurrency import close_quietly, iter_chunks, paced
 from memstore._keys import validate_key
 from memstore._ops import PageOrder, SyncPutData
 from memstore.base import SyncBaseStorage
@@ -284,11 +284,14 @@ class SyncMemoryStorage(SyncFace, SyncBaseStorage):
             StorageClosedError: If the storage is closed.
         """
         engine = self._open()
-        return engine.delete_prefix(ops.check_folder_prefix(prefix))
+        prefix = ops.check_folder_prefix(prefix)
+        # One engine step; the async face runs a big one in a worker thread.
+        return engine.delete_prefix(prefix)
 
     def clear(self) -> None:
         """Delete every file (one ``"clear"`` event)."""
-        self._open().clear()
+        engine = self._open()
+        engine.clear()
 
     # ------------------------------------------------------------------- reads
     def get(self, key: str, *, start: int | None = None, end: int | None = None) -> Iterator[bytes]:
@@ -325,11 +328,11 @@ class SyncMemoryStorage(SyncFace, SyncBaseStorage):
         """The chunks of one stored version (what :meth:`get` returns)."""
         data = entry.data
         if start is None and end is None:
-            for chunk in ops.chunks_of(data, self.config.chunk_size):
+            for chunk in paced(ops.chunks_of(data, self.config.chunk_size)):
                 yield chunk
             return
         lo, hi = ops.resolve_range(entry.file.size, start, end)
-        for chunk in ops.range_chunks(data, lo, hi, self.config.chunk_size, entry.offsets):
+        for chunk in paced(ops.range_chunks(data, lo, hi, self.config.chunk_size, entry.offsets)):
             yield chunk
 
     def get_bytes(self, key: str, *, start: int | None = None, end: int | None = None) -> bytes:
@@ -360,7 +363,7 @@ class SyncMemoryStorage(SyncFace, SyncBaseStorage):
         end = ops.check_bound("end", end)
         lo, hi = ops.resolve_range(entry.file.size, start, end)
         parts = ops.slice_data(data, lo, hi, entry.offsets)
-        return b"".join(parts)
+        return ops.join(parts)
 
     def get_ranges(self, key: str, ranges: Sequence[tuple[int, int]]) -> builtins.list[bytes]:
         """Read several byte ranges of one file at once, all from the same version.
@@ -479,7 +482,10 @@ class SyncMemoryStorage(SyncFace, SyncBaseStorage):
             StorageClosedError: If the storage is closed.
         """
         prefix = ops.check_prefix(prefix)
-        folders, files = self._open().list_dir(prefix)
+        engine = self._open()
+        # One engine step (a consistent snapshot); the async face reads a big folder in a
+        # worker thread, so its event loop keeps running.
+        folders, files = engine.list_dir(prefix)
         return DirListing(tuple(folders), tuple(files))
 
     def url(self, key: str, *, expires_in: timedelta | None = None) -> str:
