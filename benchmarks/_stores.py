@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from memstore import MemoryConfig, MemoryStorage
+from memstore import MemoryConfig, MemoryStorage, SyncMemoryStorage
 
 __all__ = [
     "ALL_STORES",
@@ -146,6 +146,41 @@ class MemstoreStore(SpecApiStore):
 
     async def close(self) -> None:
         await self.storage.close()
+
+
+class MemstoreSyncStore(Store):
+    """memstore's generated sync face (the put table of issue 14 compares it to obstore's sync put)."""
+
+    name = "memstore sync"
+    library = "memstore.SyncMemoryStorage"
+    supports_max_size = True
+
+    def __init__(self, max_size: int | None = None) -> None:
+        self.storage = SyncMemoryStorage(MemoryConfig(max_size=max_size))
+
+    async def put_batch(self, keys: Sequence[str], data: bytes) -> int:
+        put = self.storage.put
+        t0 = _perf()
+        for key in keys:
+            put(key, data)
+        return _perf() - t0
+
+    async def get_batch(self, keys: Sequence[str]) -> int:
+        get_bytes = self.storage.get_bytes
+        t0 = _perf()
+        for key in keys:
+            get_bytes(key)
+        return _perf() - t0
+
+    async def list_prefix(self, prefix: str) -> int:
+        return len(list(self.storage.list(prefix)))
+
+    async def delete(self, keys: Sequence[str]) -> None:
+        for key in keys:
+            self.storage.delete(key)
+
+    async def close(self) -> None:
+        self.storage.close()
 
 
 class ReferenceStore(SpecApiStore):

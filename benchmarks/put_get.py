@@ -1,6 +1,7 @@
 """Scenarios ``put`` and ``get``: 1 KiB writes and reads, memstore against every store.
 
-put (issue 2: memstore <= 1.0x the reference; issue 5: the peers beside it)
+put (issue 2: memstore <= 1.0x the reference; issue 5: the peers beside it; issue 14:
+    the sync face <= 1.5x obstore's sync put, the async core <= 2x, at both sizes)
     ``put(key, 1 KiB)`` with a fresh key each time, into a fresh store (at most a few
     thousand keys by the end of a repeat) and into a store already holding
     ``Config.prefill`` keys (100k). The keys are scattered over the key space, so a
@@ -17,7 +18,7 @@ import os
 import random
 
 from benchmarks._model import Check, Config, ScenarioResult
-from benchmarks._stores import ALL_STORES, PUT_START, KeySource, Store
+from benchmarks._stores import ALL_STORES, PUT_START, KeySource, MemstoreSyncStore, Store
 from benchmarks._timing import Case, measure
 
 __all__ = ["run_get", "run_put"]
@@ -74,11 +75,12 @@ async def run_put(config: Config) -> ScenarioResult:
     result = ScenarioResult("put", "put 1 KiB (fresh keys)")
     data = os.urandom(config.payload)
 
-    fresh = await measure([_fresh_case(cls, data, config.put_max_ops) for cls in ALL_STORES], config.plan)
+    put_stores: tuple[type[Store], ...] = (*ALL_STORES, MemstoreSyncStore)
+    fresh = await measure([_fresh_case(cls, data, config.put_max_ops) for cls in put_stores], config.plan)
     _per_op(result, FRESH, {k: t.ns_per_op for k, t in fresh.items()})
     result.note_noise(FRESH, fresh)
 
-    stores = [cls() for cls in ALL_STORES]
+    stores = [cls() for cls in put_stores]
     try:
         for store in stores:
             await store.fill(KeySource().take(config.prefill), data)
@@ -103,6 +105,18 @@ async def run_put(config: Config) -> ScenarioResult:
                 ),
             )
         )
+    for label, timings in ((FRESH, fresh), (case, present)):
+        obstore_ns = timings["obstore"].ns_per_op
+        for name, goal in (("memstore sync", 1.5), ("memstore", 2.0)):
+            result.checks.append(
+                Check(
+                    f"{label}: {name} / obstore sync put",
+                    timings[name].ns_per_op / obstore_ns,
+                    goal,
+                    detail=f"{timings[name].ns_per_op / 1000:.2f} us vs {obstore_ns / 1000:.2f} us",
+                    issue=14,
+                )
+            )
     return result
 
 

@@ -48,7 +48,9 @@ def validate_key(key: object, what: str = "key") -> str:
         and key.isascii()
         and key.isprintable()  # printable ASCII: no control character, no surrogate
         and 0 < len(key) <= MAX_KEY_LENGTH
-        and ("." not in key or _BAD_SEGMENT.search(key) is None)
+        # A "." or ".." segment starts the key or follows a "/": keys with neither
+        # ("data/report.csv") skip the regular expression (0.15 us of a 1 us fast path).
+        and ((key[0] != "." and "/." not in key) or _BAD_SEGMENT.search(key) is None)
     ):
         return key
     if type(key) is not str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from itertools import accumulate, islice
@@ -74,6 +74,37 @@ class Reservation:
         self.credit = credit
         self.received = 0
         self.nbytes = 0
+
+
+def _insert_key(keys: SortedList, key: str) -> None:
+    """``keys.add(key)`` for a key not in ``keys``, without keeping the positional index.
+
+    ``SortedList.add`` updates the positional index (an O(log n) Python loop) whenever a
+    position-based read (``bisect_left``, ``islice``, ``del keys[i:j]``) built it, which
+    every browser refresh does: 1.33 us per add with the index against 0.93 us without,
+    at 100k keys. Here the index is dropped instead, and the next positional read
+    rebuilds it in O(n / 1000). This relies on sortedcontainers 2's layout (sublists of
+    ``_load`` to ``2 * _load`` keys, their maxima, the index), pinned in pyproject.toml.
+    """
+    maxes = keys._maxes
+    if not maxes:
+        keys.add(key)
+        return
+    lists = keys._lists
+    pos = bisect_right(maxes, key)
+    if pos == len(maxes):
+        pos -= 1
+        sublist = lists[pos]
+        sublist.append(key)
+        maxes[pos] = key
+    else:
+        sublist = lists[pos]
+        insort(sublist, key)
+    keys._len += 1
+    if len(sublist) > keys._load << 1:
+        keys._expand(pos)  # splits the sublist (and drops the index)
+    elif keys._index:
+        del keys._index[:]
 
 
 _DROP_BATCH = 1024
@@ -432,7 +463,7 @@ class Engine:
                 grown = size - old_size
                 self._used += grown
                 if old is None:
-                    self._keys.add(key)
+                    _insert_key(self._keys, key)
                 # self._account(key, added, grown) inlined: the hot path (a put never empties a prefix)
                 added = 1 if old is None else 0
                 i = key.find("/")
