@@ -254,12 +254,31 @@ def test_run_all_in_jupyterlab_in_both_themes_and_use_the_browser(lab: str, tmp_
             _shot(page, "dark")
             assert _low_contrast(page) == []
 
-            # ---- a folder row, a file row, the preview
+            # ---- the keyboard: arrows move without opening, Enter opens, Delete asks
             rows = browser.locator(".memstore-rows select")
+            rows.focus()
+            page.keyboard.press("ArrowDown")  # images/: highlighted only
+            expect(browser.locator(".memstore-status")).to_contain_text("Enter opens images/")
+            page.keyboard.press("ArrowDown")
+            expect(browser.locator(".memstore-status")).to_contain_text("Enter opens logs/")
+            page.keyboard.press("Enter")
+            expect(browser.locator(".memstore-breadcrumb")).to_contain_text("logs")
+            expect(page.locator(".jp-Notebook.jp-mod-editMode")).to_have_count(0)  # JupyterLab kept out
+            page.keyboard.press("ArrowDown")
+            details = browser.locator(".memstore-details")
+            expect(details).to_contain_text("logs/run-000.log")
+            expect(details).to_contain_text("log line")  # a .log without a text type previews as text
+            page.keyboard.press("Delete")
+            expect(browser.locator(".memstore-confirm-box")).to_contain_text("Delete logs/run-000.log?")
+            page.keyboard.press("Escape")
+            expect(browser.locator(".memstore-confirm-box")).to_be_hidden()
+            browser.locator(".memstore-crumb", has_text="root").click()
+            expect(rows.locator("option")).to_have_count(3)
+
+            # ---- a folder row, a file row, the preview
             _choose(rows, "▸ notes/")
             expect(browser.locator(".memstore-breadcrumb")).to_contain_text("notes")
             _choose(rows, "readme.md")
-            details = browser.locator(".memstore-details")
             expect(details).to_contain_text("The browser previews text files.")
             expect(details).to_contain_text("text/markdown")
             assert _low_contrast(page) == []  # the preview pane, in the dark theme

@@ -1506,3 +1506,45 @@ def test_the_sparkline_follows_used_bytes(storage: MemoryStorage, browsers: list
     assert "<svg" in spark
     assert "<polyline" in spark
     assert "used bytes over the last 5 minutes: +300 B" in spark
+
+
+def press(browser: StorageBrowser, key: str) -> None:
+    """A key pressed in the list of rows, as the front end reports it."""
+    find(browser, "memstore-keys")._handle_custom_msg({"key": key}, [])
+
+
+def test_the_keyboard_moves_opens_and_deletes(storage: MemoryStorage, browsers: list[StorageBrowser]) -> None:
+    put(storage, "data/a.csv", b"1,2")
+    put(storage, "data/b.csv", b"3,4")
+    put(storage, "logs/x.log", b"x")
+    put(storage, "top.txt", b"top")
+    b = browse(browsers, storage)
+    assert row_keys(b) == ["data/", "logs/", "top.txt"]
+    press(b, "down")  # onto data/: highlighted, not opened
+    assert b.folder == ""
+    assert find(b, "memstore-rows").index == 0
+    assert "Enter opens data/" in text_of(b, "memstore-status")
+    press(b, "down")
+    press(b, "up")
+    b.refresh()  # a live refresh keeps the keyboard on the folder row
+    assert find(b, "memstore-rows").index == 0
+    press(b, "enter")
+    assert b.folder == "data/"
+    assert row_keys(b) == ["data/a.csv", "data/b.csv"]
+    press(b, "down")  # onto a file: its details show
+    assert b.selected == "data/a.csv"
+    assert "1,2" in text_of(b, "memstore-details")
+    press(b, "end")
+    assert b.selected == "data/b.csv"
+    press(b, "down")  # stays on the last row
+    assert b.selected == "data/b.csv"
+    press(b, "delete")  # asks first
+    assert find(b, "memstore-confirm-box").layout.display is None
+    assert "Delete data/b.csv?" in text_of(b, "memstore-confirm-box")
+    press(b, "escape")
+    assert find(b, "memstore-confirm-box").layout.display == "none"
+    assert anyio.run(storage.exists, "data/b.csv")
+    press(b, "home")
+    assert b.selected == "data/a.csv"
+    press(b, "unknown-key")  # ignored
+    assert b.selected == "data/a.csv"

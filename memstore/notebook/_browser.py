@@ -218,6 +218,7 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         self._shown_file: StoredFile | None = None
         self._pending_delete: str | None = None
         self._clear_hidden = False  # set when the user changes the view: see _render_rows
+        self._highlighted: str | None = None  # a folder row chosen with the keyboard
         self._syncing = 0  # the thread in which the browser itself changes the row selection
         self._is_closed = False
 
@@ -411,13 +412,17 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         )
         body.add_class("memstore-body")
 
-        self._top_children = (style, header, breakdown, controls, body)
+        from memstore.notebook._keys import KeyBridge
+
+        self._keys = KeyBridge()
+        self._top_children = (style, header, breakdown, controls, body, self._keys)
 
         self._filter.observe(self._on_filter, names="value")
         self._sort.observe(self._on_sort, names="value")
         self._rows.observe(self._on_row, names="value")
         self._refresh_button.on_click(self._on_refresh)
         self._upload.observe(self._on_upload, names="value")
+        self._keys.on_msg(self._on_key)
         self._prev.on_click(self._on_prev)
         self._up.on_click(self._on_up)
         self._next.on_click(self._on_next)
@@ -770,6 +775,9 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
             (i for i, (_, key) in enumerate(shown) if key == self._selected_key and i >= len(page.folders)),
             None,
         )
+        if self._highlighted is not None:  # a folder row the keyboard is on keeps the selection
+            folder_rows = shown[: len(page.folders)]
+            want = next((i for i, (_, key) in enumerate(folder_rows) if key == self._highlighted), want)
         select = self._rows
         same = shown == self._shown_rows and folders == self._shown_folders
         if same and select.index == want:
@@ -867,6 +875,7 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
         """Show ``folder`` from its first page, without a filter."""
         with self._render_lock:
             self._clear_hidden = True
+            self._highlighted = None
             self._folder = folder
             self._page_index = 0
             if self._filter.value:
@@ -895,10 +904,68 @@ class StorageBrowser(widgets.VBox):  # type: ignore[misc]
                     self._status.value = ""
                     self._open(value)
                     return
+            self._highlighted = None
             self._selected_key = change["new"]
             self._status.value = ""
             with self._view() as view:
                 self._render_details(view)
+
+    def _on_key(self, widget: Any, content: Any, buffers: Any) -> None:
+        """A key pressed in the list of rows (see :mod:`memstore.notebook._keys`).
+
+        Arrows, Home and End move the selection without opening a folder (a folder row
+        is only highlighted), Enter opens the highlighted folder, Delete asks to delete
+        the selected file, Escape withdraws that question.
+        """
+        key = content.get("key") if isinstance(content, dict) else None
+        with self._render_lock:
+            if self._is_closed:
+                return
+            count = len(self._shown_rows)
+            current = self._rows.index
+            if key in ("down", "up", "home", "end") and count:
+                if key == "home":
+                    target = 0
+                elif key == "end":
+                    target = count - 1
+                elif current is None:
+                    target = 0 if key == "down" else count - 1
+                else:
+                    target = current + (1 if key == "down" else -1)
+                self._highlight(max(0, min(target, count - 1)))
+            elif key == "enter" and current is not None and self._is_folder_row(current):
+                self._status.value = ""
+                self._open(self._shown_rows[current][1])
+            elif key == "delete" and self._selected_key is not None:
+                self._on_delete(None)
+            elif key == "escape":
+                self._on_cancel(None)
+
+    def _is_folder_row(self, index: int) -> bool:
+        return (
+            index < len(self._shown_rows)
+            and self._shown_rows[index][1] in self._shown_folders
+            and (index < len(self._shown_folders))
+        )
+
+    def _highlight(self, index: int) -> None:
+        """Move the selection to row ``index``: a file shows its details, a folder waits for Enter."""
+        self._syncing = threading.get_ident()
+        try:
+            self._rows.index = index
+        finally:
+            self._syncing = 0
+        value = self._shown_rows[index][1]
+        if self._is_folder_row(index):
+            self._highlighted = value
+            self._status.value = f"<div class='memstore-muted'>Enter opens <code>{r.esc(value)}</code></div>"
+            return
+        self._status.value = ""
+        self._highlighted = None
+        self._selected_key = value
+        self._pending_delete = None
+        with self._view() as view:
+            self._render_details(view)
 
     def _on_upload(self, change: dict[str, Any]) -> None:
         """Store the files dropped on or chosen with the upload button in the folder shown.
