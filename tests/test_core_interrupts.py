@@ -48,6 +48,10 @@ class Interrupting(list[str]):
     def add(self, key: str) -> None:
         raise KeyboardInterrupt
 
+    @property
+    def _maxes(self) -> list[str]:  # what the engine's own insertion reads first
+        raise KeyboardInterrupt
+
     def remove(self, key: str) -> None:
         raise KeyboardInterrupt
 
