@@ -13,7 +13,7 @@ import logging
 import threading
 import weakref
 from bisect import bisect_left
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from itertools import accumulate, islice
 
@@ -30,6 +30,7 @@ from memstore.exceptions import (
 )
 from memstore.types import (
     PrefixUsage,
+    Snapshot,
     StorageEvent,
     StorageUsage,
     StoredFile,
@@ -39,7 +40,7 @@ from memstore.types import (
     settle_etag,
 )
 
-__all__ = ["Data", "Engine", "Entry", "Reservation", "top_prefix"]
+__all__ = ["Data", "Engine", "Entry", "Prepared", "Reservation", "top_prefix"]
 
 logger = logging.getLogger("memstore")
 
@@ -74,6 +75,26 @@ class Reservation:
         self.credit = credit
         self.received = 0
         self.nbytes = 0
+
+
+class Prepared:
+    """The whole state of an engine, built outside its lock by :meth:`Engine.prepare`."""
+
+    __slots__ = ("deep", "entries", "keys", "prefixes", "used")
+
+    def __init__(
+        self,
+        entries: dict[str, Entry],
+        keys: SortedList,
+        used: int,
+        prefixes: dict[str, list[int]],
+        deep: dict[str, list[int]],
+    ) -> None:
+        self.entries = entries
+        self.keys = keys
+        self.used = used
+        self.prefixes = prefixes
+        self.deep = deep
 
 
 class Engine:
@@ -583,6 +604,78 @@ class Engine:
         self._emit(StorageEvent("clear", None))
         return count
 
+    def snapshot(self) -> Snapshot:
+        """Every ``(file, contents)`` pair, in modification order, as one consistent snapshot.
+
+        O(number of files) under the lock; no contents are copied (they are immutable).
+        """
+        with self._lock:
+            if self.closed:
+                raise StorageClosedError("the storage is closed")
+            items = tuple((entry.file, entry.data) for entry in self._entries.values())
+            used = self._used
+        return Snapshot(items, used)
+
+    def prepare(self, items: Sequence[tuple[StoredFile, Data]], action: str) -> Prepared:
+        """Build the state that :meth:`install` swaps in: O(number of files), no lock taken.
+
+        The files keep their ETag, modification time and metadata (a lazy ETag stays
+        lazy, computed from this engine's copy of the contents when read). Meant for a
+        worker thread when there are many files.
+
+        Raises:
+            StorageQuotaExceededError: If the files do not fit ``max_size`` (``action``
+                says what was being done, for the message).
+            ValueError: If two items have the same key.
+        """
+        entries: dict[str, Entry] = {}
+        ref = self.ref
+        for file, data in items:
+            entry = Entry(data)
+            modified = file.last_modified
+            entry.file = file if modified is None else retarget(file, file.key, modified, ref)
+            entries[file.key] = entry
+        if len(entries) != len(items):
+            raise ValueError("the files to install have duplicate keys")
+        keys, used, prefixes, deep = _derive(entries)
+        limit = self.max_size
+        if limit is not None and used > limit:
+            raise StorageQuotaExceededError(
+                "", max_size=limit, used_bytes=self._used, requested_bytes=used, action=action
+            )
+        return Prepared(entries, keys, used, prefixes, deep)
+
+    def install(self, prepared: Prepared) -> int:
+        """Replace every file by the prepared ones in one locked step; returns their count.
+
+        Everything derived was built by :meth:`prepare`; the commit step only swaps it
+        in, so a reader sees the old contents or the new ones, never a mix. One
+        ``"restore"`` event reports the new file count.
+
+        Raises:
+            StorageClosedError: If the engine is closed.
+        """
+        with self._lock:
+            if self.closed:
+                raise StorageClosedError("the storage is closed")
+            for entry in self._entries.values():
+                settle_etag(entry)
+            p = prepared
+            # The commit point: a reader that skips the lock sees one dict or the other.
+            self._entries, self._keys, self._used, self._prefixes, self._deep = (
+                p.entries,
+                p.keys,
+                p.used,
+                p.prefixes,
+                p.deep,
+            )
+            count = len(p.entries)
+            if not self._subscribers:
+                return count
+            self._emitting += 1
+        self._emit(StorageEvent("restore", None, None, None, count))
+        return count
+
     def close(self) -> None:
         """Drop all contents and refuse further use (idempotent).
 
@@ -624,20 +717,7 @@ class Engine:
         before re-raising, so the write has happened in full or not at all. Called under
         the lock; O(n log n), on that rare path only.
         """
-        entries = self._entries
-        prefixes: dict[str, list[int]] = {}
-        used = 0
-        self._deep = {}
-        for key, entry in entries.items():
-            size = entry.file.size
-            used += size
-            counters = prefixes.setdefault(top_prefix(key), [0, 0])
-            counters[0] += 1
-            counters[1] += size
-            self._account_deep(key, 1, size)
-        self._keys = SortedList(entries)
-        self._used = used
-        self._prefixes = prefixes
+        self._keys, self._used, self._prefixes, self._deep = _derive(self._entries)
         self._reserved = sum(r.nbytes for r in self._active)
 
     def _account(self, key: str, files: int, nbytes: int) -> None:
@@ -655,20 +735,7 @@ class Engine:
 
     def _account_deep(self, key: str, files: int, nbytes: int) -> None:
         # Called under the lock: the counters of every folder below the top level.
-        deep = self._deep
-        i = key.find("/")
-        i = key.find("/", i + 1) if i >= 0 else -1
-        while i >= 0:
-            folder = key[: i + 1]
-            counters = deep.get(folder)
-            if counters is None:
-                deep[folder] = [files, nbytes]
-            else:
-                counters[0] += files
-                counters[1] += nbytes
-                if counters[0] == 0:
-                    del deep[folder]
-            i = key.find("/", i + 1)
+        _account_deep(self._deep, key, files, nbytes)
 
     # ----------------------------------------------------------------- events
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -712,6 +779,38 @@ class Engine:
                 else:
                     del emitters[me]
                 self._emitted.notify_all()
+
+
+def _account_deep(deep: dict[str, list[int]], key: str, files: int, nbytes: int) -> None:
+    """Add ``files`` and ``nbytes`` to the counters of every folder of ``key`` below the top level."""
+    i = key.find("/")
+    i = key.find("/", i + 1) if i >= 0 else -1
+    while i >= 0:
+        folder = key[: i + 1]
+        counters = deep.get(folder)
+        if counters is None:
+            deep[folder] = [files, nbytes]
+        else:
+            counters[0] += files
+            counters[1] += nbytes
+            if counters[0] == 0:
+                del deep[folder]
+        i = key.find("/", i + 1)
+
+
+def _derive(entries: dict[str, Entry]) -> tuple[SortedList, int, dict[str, list[int]], dict[str, list[int]]]:
+    """The sorted index, the bytes used, and the top-level and deeper folder counters of ``entries``."""
+    prefixes: dict[str, list[int]] = {}
+    deep: dict[str, list[int]] = {}
+    used = 0
+    for key, entry in entries.items():
+        size = entry.file.size
+        used += size
+        counters = prefixes.setdefault(top_prefix(key), [0, 0])
+        counters[0] += 1
+        counters[1] += size
+        _account_deep(deep, key, 1, size)
+    return SortedList(entries), used, prefixes, deep
 
 
 def _check_version(key: str, entry: Entry | None, expected: str) -> None:
