@@ -260,8 +260,7 @@ class _Reader:
 
     def small(self, expected: str, limit: int) -> bytes:
         info = self.next(expected, limit)
-        data = self.read(info)
-        return data[0] if data else b""
+        return b"".join(self.read(info))
 
     def read(self, info: tarfile.TarInfo, hashers: Sequence[Any] = ()) -> list[bytes]:
         """The contents of ``info`` in parts of :data:`PART_SIZE` bytes, fed to ``hashers``."""
