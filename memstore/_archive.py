@@ -189,31 +189,27 @@ def _write_tar(out: IO[bytes], files: Sequence[tuple[StoredFile, Iterable[bytes 
     )
     stamp = now.timestamp()
     add(HEADER, len(header), stamp, (header,))
-    entries: list[dict[str, Any]] = []
+    entries: list[bytes] = []  # each file's manifest entry, encoded at once: no dict per file kept
     for index, (file, chunks) in enumerate(files):
         member = member_name(index)
         modified = file.last_modified or now
         digest = add(member, file.size, modified.timestamp(), chunks)
         entries.append(
-            {
-                "key": file.key,
-                "member": member,
-                "size": file.size,
-                "content_type": file.content_type,
-                "metadata": dict(file.metadata),
-                "etag": file.etag,
-                "last_modified": modified.isoformat(),
-                "sha256": digest,
-            }
+            _dump(
+                {
+                    "key": file.key,
+                    "member": member,
+                    "size": file.size,
+                    "content_type": file.content_type,
+                    "metadata": dict(file.metadata),
+                    "etag": file.etag,
+                    "last_modified": modified.isoformat(),
+                    "sha256": digest,
+                }
+            )
         )
-    manifest = _dump(
-        {
-            "format": FORMAT,
-            "version": VERSION,
-            "header_sha256": hashlib.sha256(header).hexdigest(),
-            "files": entries,
-        }
-    )
+    head = _dump({"format": FORMAT, "version": VERSION, "header_sha256": hashlib.sha256(header).hexdigest()})
+    manifest = b"".join((head[:-1], b',"files":[', b",".join(entries), b"]}"))
     del entries
     add(MANIFEST, len(manifest), stamp, (manifest,))
     check = f"{hashlib.sha256(manifest).hexdigest()}  {MANIFEST}\n".encode()
@@ -246,6 +242,8 @@ class _Reader:
             info = self.tar.next()
         except tarfile.TarError as exc:
             self.fail(f"the archive is corrupted before {expected} ({exc})")
+        # tarfile keeps a list of every member read (for getmembers()); one at a time is enough here
+        self.tar.members = []  # type: ignore[attr-defined]
         if info is None:
             self.fail(f"the archive ends before {expected} (truncated?)")
         if info.name != expected:
@@ -363,14 +361,14 @@ def _read(reader: _Reader, archive_size: int, max_size: int | None) -> list[tupl
             "", max_size=max_size, used_bytes=0, requested_bytes=total, action=f"loading {reader.path!r}"
         )
     left = total
-    members: list[tuple[tarfile.TarInfo, list[bytes], str, str]] = []
+    members: list[tuple[str, int, list[bytes], str, str]] = []
     for index in range(count):
         name = member_name(index)
         info = reader.next(name, left)
         sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
         parts = reader.read(info, (sha, md5))
         left -= info.size
-        members.append((info, parts, sha.hexdigest(), f'"{md5.hexdigest()}"'))
+        members.append((info.name, info.size, parts, sha.hexdigest(), f'"{md5.hexdigest()}"'))
     if left:
         reader.fail(f"{HEADER} declares {total:,} bytes but the files hold {total - left:,}")
     manifest_raw = reader.small(MANIFEST, _HEADER_LIMIT + count * _ENTRY_LIMIT)
@@ -393,8 +391,9 @@ def _read(reader: _Reader, archive_size: int, max_size: int | None) -> list[tupl
         reader.fail(f"{MANIFEST} lists {len(entries):,} files, {HEADER} declares {count:,}")
     out: list[tuple[StoredFile, Data]] = []
     seen: set[str] = set()
-    for index, (entry, (info, parts, sha256, etag)) in enumerate(zip(entries, members, strict=True)):
-        out.append((_file(reader, index, entry, info, sha256, etag, seen), _data(parts)))
+    for index, (entry, (name, size, parts, sha256, etag)) in enumerate(zip(entries, members, strict=True)):
+        out.append((_file(reader, index, entry, name, size, sha256, etag, seen), _data(parts)))
+    members.clear()
     return out
 
 
@@ -402,7 +401,8 @@ def _file(
     reader: _Reader,
     index: int,
     entry: object,
-    info: tarfile.TarInfo,
+    name: str,
+    stored: int,
     sha256: str,
     etag: str,
     seen: set[str],
@@ -419,11 +419,11 @@ def _file(
     if key in seen:
         reader.fail(f"the key {key!r:.100} appears twice")
     seen.add(key)
-    if entry.get("member") != info.name:
-        reader.fail(f"{where} names member {entry.get('member')!r}, not {info.name}")
+    if entry.get("member") != name:
+        reader.fail(f"{where} names member {entry.get('member')!r}, not {name}")
     size = reader.field(where, entry, "size", int)
-    if size != info.size:
-        reader.fail(f"{where} declares {size:,} bytes but its member {info.name} holds {info.size:,}")
+    if size != stored:
+        reader.fail(f"{where} declares {size:,} bytes but its member {name} holds {stored:,}")
     declared_sha = reader.field(where, entry, "sha256", str)
     if not _SHA256.fullmatch(declared_sha):
         reader.fail(f"{where} has a malformed sha256 {declared_sha!r:.80}")

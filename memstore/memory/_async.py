@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MemoryConfig", "MemoryStorage"]
 
-_MANY = 2048  # restore() prepares at least this many files in a worker thread
+_MANY = 2048  # snapshots of (and restores to or from) this many files are handled in a worker thread
 _PAGE = 256  # list() reads the sorted index in consistent pages of this many keys
 
 
@@ -324,7 +324,8 @@ class MemoryStorage(AsyncFace, BaseStorage):
             StorageClosedError: If the storage is closed.
         """
         where = _archive.check_path(path)
-        snapshot = self._open().snapshot()
+        engine = self._open()
+        snapshot = await offload(engine.snapshot, when=engine.usage().file_count >= _MANY)
         target, size = await offload(_archive.save_snapshot, where, snapshot)
         return SaveInfo(target, snapshot.file_count, size)
 
@@ -399,7 +400,8 @@ class MemoryStorage(AsyncFace, BaseStorage):
         action = f"restoring a snapshot of {snapshot.file_count:,} files"
         items = _archive.snapshot_items(snapshot)
         prepared = await offload(engine.prepare, items, action, when=len(items) >= _MANY)
-        engine.install(prepared)
+        old = engine.install(prepared)
+        await offload(old.clear, when=len(old) >= _MANY)  # freeing many files takes a while
 
     # ------------------------------------------------------------------- reads
     def get(self, key: str, *, start: int | None = None, end: int | None = None) -> AsyncIterator[bytes]:

@@ -645,12 +645,13 @@ class Engine:
             )
         return Prepared(entries, keys, used, prefixes, deep)
 
-    def install(self, prepared: Prepared) -> int:
-        """Replace every file by the prepared ones in one locked step; returns their count.
+    def install(self, prepared: Prepared) -> dict[str, Entry]:
+        """Replace every file by the prepared ones in one locked step; returns the old entries.
 
         Everything derived was built by :meth:`prepare`; the commit step only swaps it
         in, so a reader sees the old contents or the new ones, never a mix. One
-        ``"restore"`` event reports the new file count.
+        ``"restore"`` event reports the new file count. The caller drops the old
+        entries (freeing many objects takes time: a worker thread can do it).
 
         Raises:
             StorageClosedError: If the engine is closed.
@@ -658,7 +659,8 @@ class Engine:
         with self._lock:
             if self.closed:
                 raise StorageClosedError("the storage is closed")
-            for entry in self._entries.values():
+            old = self._entries
+            for entry in old.values():
                 settle_etag(entry)
             p = prepared
             # The commit point: a reader that skips the lock sees one dict or the other.
@@ -671,10 +673,10 @@ class Engine:
             )
             count = len(p.entries)
             if not self._subscribers:
-                return count
+                return old
             self._emitting += 1
         self._emit(StorageEvent("restore", None, None, None, count))
-        return count
+        return old
 
     def close(self) -> None:
         """Drop all contents and refuse further use (idempotent).

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MemoryConfig", "SyncMemoryStorage"]
 
-_MANY = 2048  # restore() prepares at least this many files in a worker thread
+_MANY = 2048  # snapshots of (and restores to or from) this many files are handled in a worker thread
 _PAGE = 256  # list() reads the sorted index in consistent pages of this many keys
 
 
@@ -321,7 +321,8 @@ class SyncMemoryStorage(SyncFace, SyncBaseStorage):
             StorageClosedError: If the storage is closed.
         """
         where = _archive.check_path(path)
-        snapshot = self._open().snapshot()
+        engine = self._open()
+        snapshot = engine.snapshot()
         target, size = _archive.save_snapshot(where, snapshot)
         return SaveInfo(target, snapshot.file_count, size)
 
@@ -396,7 +397,8 @@ class SyncMemoryStorage(SyncFace, SyncBaseStorage):
         action = f"restoring a snapshot of {snapshot.file_count:,} files"
         items = _archive.snapshot_items(snapshot)
         prepared = engine.prepare(items, action)
-        engine.install(prepared)
+        old = engine.install(prepared)
+        old.clear()  # freeing many files takes a while
 
     # ------------------------------------------------------------------- reads
     def get(self, key: str, *, start: int | None = None, end: int | None = None) -> Iterator[bytes]:
