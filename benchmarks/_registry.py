@@ -13,6 +13,7 @@ from benchmarks.bench_browser import run_browser
 from benchmarks.footprint import run_footprint
 from benchmarks.listing import run_list
 from benchmarks.objects import run_create, run_list_dir, run_range
+from benchmarks.persistence import run_persist
 from benchmarks.put_get import run_get, run_put
 from benchmarks.quota import run_quota
 from benchmarks.streaming import run_stream
@@ -58,6 +59,9 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("list_dir", "list_dir of 1,000 sub-folders vs 1,000 files at 1M keys", run_sync=run_list_dir),
     Scenario("create", 'create-only put (if_none_match="*") vs plain put', run_sync=run_create),
     Scenario("browser", "the notebook browser: build and refresh with 1M keys", run_sync=run_browser),
+    Scenario(
+        "persist", "save/load/restore of a 256 MiB store: peak memory and loop stalls", run_async=run_persist
+    ),
 )
 
 

@@ -9,12 +9,13 @@ Synchronous, no event loop: a backend's shell runs :func:`write_archive` and
     "total_bytes": T, "created": "<ISO 8601 UTC>"}``.
 ``files/00000000`` ... ``files/<N-1>``
     The contents of each stored file, in the storage's modification order.
-``manifest.json``
-    ``{"format": ..., "version": 1, "header_sha256": ..., "files": [...]}``; one object per
-    file, in member order: ``key``, ``member``, ``size``, ``content_type``, ``metadata``
-    (``str`` to ``str``), ``etag`` (the quoted MD5 of the contents, as S3 reports it),
-    ``last_modified`` (ISO 8601 with its UTC offset) and ``sha256`` (hex digest).
-``manifest.json.sha256``
+``manifest.jsonl``
+    JSON Lines: first ``{"format": ..., "version": 1, "file_count": N, "header_sha256":
+    ...}``, then one object per file, in member order: ``key``, ``member``, ``size``,
+    ``content_type``, ``metadata`` (``str`` to ``str``), ``etag`` (the quoted MD5 of the
+    contents, as S3 reports it), ``last_modified`` (ISO 8601 with its UTC offset) and
+    ``sha256`` (hex digest of the contents).
+``manifest.jsonl.sha256``
     ``sha256sum`` output for the manifest (``sha256sum -c`` checks it).
 
 Version rule: a reader accepts every version up to its own :data:`VERSION` and refuses a
@@ -28,15 +29,18 @@ checked against their SHA-256 (docs/guides/persistence.md).
 from __future__ import annotations
 
 import contextlib
+import gc
 import hashlib
+import io
 import json
 import os
 import re
 import tarfile
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timezone
-from typing import IO, Any, NoReturn
+from typing import IO, Any, NoReturn, TypeVar
 
 from memstore._keys import validate_key
 from memstore._ops import Data, freeze_metadata
@@ -47,6 +51,8 @@ __all__ = [
     "FORMAT",
     "VERSION",
     "check_path",
+    "gc_paused",
+    "paused",
     "read_archive",
     "save_snapshot",
     "snapshot_items",
@@ -60,13 +66,12 @@ VERSION = 1
 """The newest archive version this memstore writes and reads."""
 
 HEADER = "memstore.json"
-MANIFEST = "manifest.json"
-CHECKSUM = "manifest.json.sha256"
+MANIFEST = "manifest.jsonl"
+CHECKSUM = "manifest.jsonl.sha256"
 PART_SIZE = 1024 * 1024
 """Loaded contents are kept in parts of this size (small files in one piece)."""
 
 _HEADER_LIMIT = 64 * 1024  # the header is a few hundred bytes
-_ENTRY_LIMIT = 256 * 1024  # manifest bytes allowed per file (key, metadata, fields)
 _SHA256 = re.compile("[0-9a-f]{64}")
 _ETAG = re.compile('"[0-9a-f]{32}"')
 _UTC = timezone.utc
@@ -75,6 +80,43 @@ _UTC = timezone.utc
 def member_name(index: int) -> str:
     """The tar member that holds the contents of file number ``index``."""
     return f"files/{index:08d}"
+
+
+T = TypeVar("T")
+
+_gc_lock = threading.Lock()
+_gc_depth = 0
+_gc_resume = False
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while many objects are made (thread-safe, nests).
+
+    Building a store of many files makes hundreds of thousands of objects; each full
+    collection they trigger walks every object of the process while holding the GIL,
+    stalling the event loop for tens of milliseconds. Reference counting still frees
+    memory meanwhile; the collector resumes (if it was enabled) when the last pause ends.
+    """
+    global _gc_depth, _gc_resume
+    with _gc_lock:
+        if _gc_depth == 0:
+            _gc_resume = gc.isenabled()
+            gc.disable()
+        _gc_depth += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_depth -= 1
+            if _gc_depth == 0 and _gc_resume:
+                gc.enable()
+
+
+def paused(func: Callable[..., T], *args: object) -> T:
+    """``func(*args)`` with the garbage collector paused (:func:`gc_paused`); for a worker thread."""
+    with gc_paused():
+        return func(*args)
 
 
 def check_path(path: object) -> str:
@@ -96,7 +138,8 @@ def snapshot_items(snapshot: Snapshot) -> tuple[tuple[StoredFile, Data], ...]:
 
 def save_snapshot(path: str, snapshot: Snapshot) -> tuple[str, int]:
     """Write the files of ``snapshot`` to ``path`` (:func:`write_archive`, meant for a worker thread)."""
-    return write_archive(path, [(file, pieces(data)) for file, data in snapshot._items])
+    with gc_paused():
+        return write_archive(path, [(file, pieces(data)) for file, data in snapshot._items])
 
 
 # ---------------------------------------------------------------------- writing
@@ -208,12 +251,18 @@ def _write_tar(out: IO[bytes], files: Sequence[tuple[StoredFile, Iterable[bytes 
                 }
             )
         )
-    head = _dump({"format": FORMAT, "version": VERSION, "header_sha256": hashlib.sha256(header).hexdigest()})
-    manifest = b"".join((head[:-1], b',"files":[', b",".join(entries), b"]}"))
+    head = {
+        "format": FORMAT,
+        "version": VERSION,
+        "file_count": len(files),
+        "header_sha256": hashlib.sha256(header).hexdigest(),
+    }
+    entries.insert(0, _dump(head))
+    lines = [line + b"\n" for line in entries]
     del entries
-    add(MANIFEST, len(manifest), stamp, (manifest,))
-    check = f"{hashlib.sha256(manifest).hexdigest()}  {MANIFEST}\n".encode()
-    del manifest
+    digest = add(MANIFEST, sum(map(len, lines)), stamp, lines)
+    del lines
+    check = f"{digest}  {MANIFEST}\n".encode()
     add(CHECKSUM, len(check), stamp, (check,))
     end = tarfile.BLOCKSIZE * 2  # the end-of-archive marker, then padding to a whole record
     end += -(written + end) % tarfile.RECORDSIZE
@@ -281,6 +330,7 @@ class _Reader:
         return parts
 
     def json(self, name: str, raw: bytes) -> dict[str, Any]:
+        """``raw`` parsed as a JSON object (one small document: never the whole manifest at once)."""
         try:
             value = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
@@ -338,7 +388,7 @@ def read_archive(path: str | os.PathLike[str], max_size: int | None = None) -> l
             tar = tarfile.open(fileobj=raw, mode="r:")  # noqa: SIM115 - closed below
         except tarfile.TarError as exc:
             raise StorageFormatError(where, f"not an uncompressed tar archive ({exc})") from None
-        with tar:
+        with tar, gc_paused():
             return _read(_Reader(where, tar), archive_size, max_size)
 
 
@@ -371,36 +421,51 @@ def _read(reader: _Reader, archive_size: int, max_size: int | None) -> list[tupl
         members.append((info.name, info.size, parts, sha.hexdigest(), f'"{md5.hexdigest()}"'))
     if left:
         reader.fail(f"{HEADER} declares {total:,} bytes but the files hold {total - left:,}")
-    manifest_raw = reader.small(MANIFEST, _HEADER_LIMIT + count * _ENTRY_LIMIT)
+    hasher = hashlib.sha256()
+    # One line per file (with metadata of any size): only the archive's size bounds it.
+    stream = io.BytesIO(b"".join(reader.read(reader.next(MANIFEST, archive_size))))
+    out: list[tuple[StoredFile, Data]] = []
+    seen: set[str] = set()
+    head = reader.json(f"{MANIFEST} line 1", _line(reader, stream, hasher))
+    reader.check_version(MANIFEST, head)
+    if head.get("header_sha256") != hashlib.sha256(header_raw).hexdigest():
+        reader.fail(f"{HEADER} does not match the checksum in {MANIFEST} (corrupted)")
+    listed = reader.field(MANIFEST, head, "file_count", int)
+    if listed != count:
+        reader.fail(f"{MANIFEST} lists {listed:,} files, {HEADER} declares {count:,}")
+    members.reverse()  # popped from the end, in order: each file's parts move to ``out``
+    for index in range(count):
+        where = f"{MANIFEST} line {index + 2}"
+        entry = reader.json(where, _line(reader, stream, hasher))
+        name, size, parts, sha256, etag = members.pop()
+        out.append((_file(reader, index, entry, name, size, sha256, etag, seen), _data(parts)))
+    if stream.read(1):
+        reader.fail(f"{MANIFEST} has more lines than the {count:,} files")
     check_raw = reader.small(CHECKSUM, 1024)
     try:
         extra = reader.tar.next()
     except tarfile.TarError:
-        extra = None  # damage after the last member: everything needed was read and is verified below
+        extra = None  # damage after the last member: everything needed was read and is verified
     if extra is not None:
         reader.fail(f"unexpected member {extra.name!r} after {CHECKSUM}")
-    expected = f"{hashlib.sha256(manifest_raw).hexdigest()}  {MANIFEST}\n".encode()
-    if check_raw != expected:
+    if check_raw != f"{hasher.hexdigest()}  {MANIFEST}\n".encode():
         reader.fail(f"the checksum of {MANIFEST} does not match {CHECKSUM} (corrupted)")
-    manifest = reader.json(MANIFEST, manifest_raw)
-    reader.check_version(MANIFEST, manifest)
-    if manifest.get("header_sha256") != hashlib.sha256(header_raw).hexdigest():
-        reader.fail(f"{HEADER} does not match the checksum in {MANIFEST} (corrupted)")
-    entries = reader.field(MANIFEST, manifest, "files", list)
-    if len(entries) != count:
-        reader.fail(f"{MANIFEST} lists {len(entries):,} files, {HEADER} declares {count:,}")
-    out: list[tuple[StoredFile, Data]] = []
-    seen: set[str] = set()
-    for index, (entry, (name, size, parts, sha256, etag)) in enumerate(zip(entries, members, strict=True)):
-        out.append((_file(reader, index, entry, name, size, sha256, etag, seen), _data(parts)))
-    members.clear()
     return out
+
+
+def _line(reader: _Reader, stream: IO[bytes], hasher: Any) -> bytes:
+    """The next line of the manifest, fed to ``hasher``."""
+    line = stream.readline()
+    hasher.update(line)
+    if not line.endswith(b"\n"):
+        reader.fail(f"{MANIFEST} ends before its last line (truncated)")
+    return line
 
 
 def _file(
     reader: _Reader,
     index: int,
-    entry: object,
+    entry: dict[str, Any],
     name: str,
     stored: int,
     sha256: str,
@@ -408,8 +473,6 @@ def _file(
     seen: set[str],
 ) -> StoredFile:
     where = f"{MANIFEST} file #{index}"
-    if not isinstance(entry, dict):
-        reader.fail(f"{where} is not a JSON object")
     key = reader.field(where, entry, "key", str)
     try:
         key = validate_key(key)

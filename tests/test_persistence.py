@@ -102,6 +102,14 @@ async def test_save_and_load_round_trip_every_field(make: Make, tmp_path: Path) 
     assert await storage.get_bytes("a.txt") == b"hello"
 
 
+async def test_metadata_of_any_size_round_trips(make: Make, tmp_path: Path) -> None:
+    storage = make()
+    await storage.put("k", b"v", metadata={"big": "\u00e9\n" * 200_000, "": ""})
+    await storage.save(tmp_path / "s.tar")
+    loaded = await load_like(storage, tmp_path / "s.tar")
+    assert await files_of(loaded) == await files_of(storage)
+
+
 async def test_an_empty_storage_round_trips(make: Make, tmp_path: Path) -> None:
     storage = make()
     info = await storage.save(str(tmp_path / "empty.tar"))
@@ -336,14 +344,16 @@ def rewrite(
         header(head)
     head_raw = json.dumps(head).encode()
     items[by_name["memstore.json"]] = (items[by_name["memstore.json"]][0], head_raw)
-    man = json.loads(items[by_name["manifest.json"]][1])
+    lines = items[by_name["manifest.jsonl"]][1].decode().splitlines()
+    man = {**json.loads(lines[0]), "files": [json.loads(line) for line in lines[1:]]}
     man["header_sha256"] = hashlib.sha256(head_raw).hexdigest()
     if manifest:
         manifest(man)
-    man_raw = json.dumps(man).encode()
-    items[by_name["manifest.json"]] = (items[by_name["manifest.json"]][0], man_raw)
-    check = f"{hashlib.sha256(man_raw).hexdigest()}  manifest.json\n".encode()
-    items[by_name["manifest.json.sha256"]] = (items[by_name["manifest.json.sha256"]][0], check)
+    files = man.pop("files")
+    man_raw = "".join(json.dumps(line) + "\n" for line in [man, *files]).encode()
+    items[by_name["manifest.jsonl"]] = (items[by_name["manifest.jsonl"]][0], man_raw)
+    check = f"{hashlib.sha256(man_raw).hexdigest()}  manifest.jsonl\n".encode()
+    items[by_name["manifest.jsonl.sha256"]] = (items[by_name["manifest.jsonl.sha256"]][0], check)
     if members:
         members(items)
     return write_members(path.with_name("hostile.tar"), items)
@@ -374,11 +384,16 @@ def first_file(change: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, A
         (first_file(lambda f: f.update(sha256="0" * 64)), "'a.txt' do not match their SHA-256"),
         (first_file(lambda f: f.update(member="files/00000001")), "names member 'files/00000001'"),
         (first_file(lambda f: f.update(metadata={"m": 1})), "invalid metadata"),
+        (first_file(lambda f: f.update(metadata=[["m", "1"]])), "field 'metadata' is missing"),
         (first_file(lambda f: f.update(last_modified="2024-01-01T00:00:00")), "without a UTC offset"),
         (first_file(lambda f: f.update(last_modified="yesterday")), "invalid last_modified"),
         (first_file(lambda f: f.update(content_type=["text/plain"])), "content_type must be a string"),
-        (lambda m: m["files"].pop(), "lists 1 files, memstore.json declares 2"),
-        (lambda m: m.update(files={"a": 1}), "field 'files' is missing"),
+        (lambda m: m["files"].pop(), "manifest.jsonl ends before its last line"),
+        (lambda m: m["files"].append(m["files"][0]), "manifest.jsonl has more lines than the 2 files"),
+        (lambda m: m.update(file_count=3), "manifest.jsonl lists 3 files, memstore.json declares 2"),
+        (lambda m: m["files"].__setitem__(0, [1]), "manifest.jsonl line 2 is not a JSON object"),
+        (lambda m: m.update(version=9), "format version 9"),
+        (lambda m: m.update(header_sha256="0" * 64), "memstore.json does not match the checksum"),
     ],
 )
 def test_a_manifest_that_lies_is_refused(

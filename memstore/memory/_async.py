@@ -325,7 +325,7 @@ class MemoryStorage(AsyncFace, BaseStorage):
         """
         where = _archive.check_path(path)
         engine = self._open()
-        snapshot = await offload(engine.snapshot, when=engine.usage().file_count >= _MANY)
+        snapshot = await offload(_archive.paused, engine.snapshot, when=engine.usage().file_count >= _MANY)
         target, size = await offload(_archive.save_snapshot, where, snapshot)
         return SaveInfo(target, snapshot.file_count, size)
 
@@ -362,7 +362,7 @@ class MemoryStorage(AsyncFace, BaseStorage):
         storage = cls(config)
         try:
             engine = storage._open()
-            prepared = await offload(engine.prepare, items, f"loading {where!r}")
+            prepared = await offload(_archive.paused, engine.prepare, items, f"loading {where!r}")
             engine.install(prepared)
         except BaseException:
             storage._discard()
@@ -399,7 +399,7 @@ class MemoryStorage(AsyncFace, BaseStorage):
         engine = self._open()
         action = f"restoring a snapshot of {snapshot.file_count:,} files"
         items = _archive.snapshot_items(snapshot)
-        prepared = await offload(engine.prepare, items, action, when=len(items) >= _MANY)
+        prepared = await offload(_archive.paused, engine.prepare, items, action, when=len(items) >= _MANY)
         old = engine.install(prepared)
         await offload(old.clear, when=len(old) >= _MANY)  # freeing many files takes a while
 

@@ -322,7 +322,7 @@ class SyncMemoryStorage(SyncFace, SyncBaseStorage):
         """
         where = _archive.check_path(path)
         engine = self._open()
-        snapshot = engine.snapshot()
+        snapshot = _archive.paused(engine.snapshot)
         target, size = _archive.save_snapshot(where, snapshot)
         return SaveInfo(target, snapshot.file_count, size)
 
@@ -359,7 +359,7 @@ class SyncMemoryStorage(SyncFace, SyncBaseStorage):
         storage = cls(config)
         try:
             engine = storage._open()
-            prepared = engine.prepare(items, f"loading {where!r}")
+            prepared = _archive.paused(engine.prepare, items, f"loading {where!r}")
             engine.install(prepared)
         except BaseException:
             storage._discard()
@@ -396,7 +396,7 @@ class SyncMemoryStorage(SyncFace, SyncBaseStorage):
         engine = self._open()
         action = f"restoring a snapshot of {snapshot.file_count:,} files"
         items = _archive.snapshot_items(snapshot)
-        prepared = engine.prepare(items, action)
+        prepared = _archive.paused(engine.prepare, items, action)
         old = engine.install(prepared)
         old.clear()  # freeing many files takes a while
 
