@@ -131,15 +131,15 @@ def check_path(path: object) -> str:
     return where
 
 
-def snapshot_items(snapshot: Snapshot) -> tuple[tuple[StoredFile, Data], ...]:
-    """The ``(file, contents)`` pairs a :class:`~memstore.Snapshot` holds."""
+def snapshot_items(snapshot: Snapshot) -> tuple[Any, ...]:
+    """The entries a :class:`~memstore.Snapshot` holds (each with ``file`` and ``data``)."""
     return snapshot._items
 
 
 def save_snapshot(path: str, snapshot: Snapshot) -> tuple[str, int]:
     """Write the files of ``snapshot`` to ``path`` (:func:`write_archive`, meant for a worker thread)."""
     with gc_paused():
-        return write_archive(path, [(file, pieces(data)) for file, data in snapshot._items])
+        return write_archive(path, [(item.file, pieces(item.data)) for item in snapshot._items])
 
 
 # ---------------------------------------------------------------------- writing

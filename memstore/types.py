@@ -230,6 +230,11 @@ def settle_etag(entry: Any) -> None:
         file.etag  # noqa: B018 - computed and kept
 
 
+def lazy_elsewhere(file: StoredFile, source: Callable[[], Any]) -> bool:
+    """Whether ``file`` has a lazy ETag not yet computed that another store than ``source`` would compute."""
+    return type(file) is _LazyEtagFile and _get_etag(file) is None and file._source is not source
+
+
 def retarget(file: StoredFile, key: str, last_modified: datetime, source: Callable[[], Any]) -> StoredFile:
     """The same file under another key and time (a copy or a move), keeping a lazy ETag lazy."""
     etag = _get_etag(file)
@@ -379,12 +384,12 @@ class Snapshot:
 
     __slots__ = ("_items", "file_count", "total_bytes")
 
-    _items: tuple[tuple[StoredFile, Any], ...]
+    _items: tuple[Any, ...]
     file_count: int
     total_bytes: int
 
-    def __init__(self, items: tuple[tuple[StoredFile, Any], ...], total_bytes: int) -> None:
-        """Wrap ``(file, contents)`` pairs taken by a backend (not meant to be called by users)."""
+    def __init__(self, items: tuple[Any, ...], total_bytes: int) -> None:
+        """Wrap a backend's entries (each with ``file`` and ``data``; not meant to be called by users)."""
         object.__setattr__(self, "_items", items)
         object.__setattr__(self, "file_count", len(items))
         object.__setattr__(self, "total_bytes", total_bytes)
@@ -400,7 +405,7 @@ class Snapshot:
     @property
     def files(self) -> tuple[StoredFile, ...]:
         """The files of the snapshot (their metadata), in the order they were last modified."""
-        return tuple(file for file, _ in self._items)
+        return tuple(item.file for item in self._items)
 
     def __len__(self) -> int:
         """The number of files."""

@@ -66,6 +66,8 @@ def test_runs_in_a_real_kernel(path: Path, tmp_path: Path, monkeypatch: pytest.M
             "b'Revenue went up.'",
             "city,temperature",
             "not found: reports/missing.txt",
+            "files saved to quickstart.tar",
+            "True True",
             "True",
         ],
         "02_async": [

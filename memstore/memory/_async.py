@@ -23,7 +23,7 @@ from memstore._keys import validate_key
 from memstore._ops import ASYNC, PageOrder, PutData
 from memstore.base import BaseStorage
 from memstore.memory._config import MemoryConfig
-from memstore.memory._engine import Engine, Entry
+from memstore.memory._engine import Engine, Entry, entries_of
 from memstore.memory._faces import AsyncFace
 from memstore.types import (
     EMPTY_METADATA,
@@ -362,7 +362,8 @@ class MemoryStorage(AsyncFace, BaseStorage):
         storage = cls(config)
         try:
             engine = storage._open()
-            prepared = await offload(_archive.paused, engine.prepare, items, f"loading {where!r}")
+            entries = await offload(_archive.paused, entries_of, items)
+            prepared = await offload(_archive.paused, engine.prepare, entries, f"loading {where!r}")
             engine.install(prepared)
         except BaseException:
             storage._discard()

@@ -13,7 +13,7 @@ import logging
 import threading
 import weakref
 from bisect import bisect_left
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from itertools import accumulate, islice
 
@@ -34,13 +34,14 @@ from memstore.types import (
     StorageEvent,
     StorageUsage,
     StoredFile,
+    lazy_elsewhere,
     new_lazy_file,
     new_stored_file,
     retarget,
     settle_etag,
 )
 
-__all__ = ["Data", "Engine", "Entry", "Prepared", "Reservation", "top_prefix"]
+__all__ = ["Data", "Engine", "Entry", "Prepared", "Reservation", "entries_of", "top_prefix"]
 
 logger = logging.getLogger("memstore")
 
@@ -59,6 +60,13 @@ class Entry:
         self.file: StoredFile  # set right after (a lazy file finds its entry by key)
         # Where each stored part ends, for range reads that bisect to their parts.
         self.offsets: list[int] | None = None if isinstance(data, bytes) else list(accumulate(map(len, data)))
+
+    @classmethod
+    def of(cls, file: StoredFile, data: Data) -> Entry:
+        """An entry holding ``data`` described by ``file``."""
+        entry = cls(data)
+        entry.file = file
+        return entry
 
 
 class Reservation:
@@ -605,23 +613,23 @@ class Engine:
         return count
 
     def snapshot(self) -> Snapshot:
-        """Every ``(file, contents)`` pair, in modification order, as one consistent snapshot.
+        """Every entry, in modification order, as one consistent snapshot.
 
-        O(number of files) under the lock; no contents are copied (they are immutable).
+        One C-level copy of the entries under the lock (O(number of files), no object
+        made per file); no contents are copied (entries and contents are immutable).
         """
         with self._lock:
             if self.closed:
                 raise StorageClosedError("the storage is closed")
-            items = tuple((entry.file, entry.data) for entry in self._entries.values())
-            used = self._used
-        return Snapshot(items, used)
+            return Snapshot(tuple(self._entries.values()), self._used)
 
-    def prepare(self, items: Sequence[tuple[StoredFile, Data]], action: str) -> Prepared:
+    def prepare(self, items: Sequence[Entry], action: str) -> Prepared:
         """Build the state that :meth:`install` swaps in: O(number of files), no lock taken.
 
-        The files keep their ETag, modification time and metadata (a lazy ETag stays
-        lazy, computed from this engine's copy of the contents when read). Meant for a
-        worker thread when there are many files.
+        Entries are immutable, so each one is shared as it is, unless its file has a
+        lazy ETag that another engine would compute: that one gets a new entry here, with
+        the same contents, ETag, modification time and metadata. Meant for a worker
+        thread when there are many files.
 
         Raises:
             StorageQuotaExceededError: If the files do not fit ``max_size`` (``action``
@@ -630,11 +638,12 @@ class Engine:
         """
         entries: dict[str, Entry] = {}
         ref = self.ref
-        for file, data in items:
-            entry = Entry(data)
+        for item in items:
+            file = item.file
             modified = file.last_modified
-            entry.file = file if modified is None else retarget(file, file.key, modified, ref)
-            entries[file.key] = entry
+            if modified is not None and lazy_elsewhere(file, ref):
+                item = Entry.of(retarget(file, file.key, modified, ref), item.data)
+            entries[file.key] = item
         if len(entries) != len(items):
             raise ValueError("the files to install have duplicate keys")
         keys, used, prefixes, deep = _derive(entries)
@@ -660,9 +669,11 @@ class Engine:
             if self.closed:
                 raise StorageClosedError("the storage is closed")
             old = self._entries
-            for entry in old.values():
-                settle_etag(entry)
             p = prepared
+            kept = p.entries
+            for key, entry in old.items():
+                if kept.get(key) is not entry:  # it leaves the store
+                    settle_etag(entry)
             # The commit point: a reader that skips the lock sees one dict or the other.
             self._entries, self._keys, self._used, self._prefixes, self._deep = (
                 p.entries,
@@ -781,6 +792,11 @@ class Engine:
                 else:
                     del emitters[me]
                 self._emitted.notify_all()
+
+
+def entries_of(pairs: Iterable[tuple[StoredFile, Data]]) -> list[Entry]:
+    """``(file, contents)`` pairs (from a saved file, a pickle) as entries for :meth:`Engine.prepare`."""
+    return [Entry.of(file, data) for file, data in pairs]
 
 
 def _account_deep(deep: dict[str, list[int]], key: str, files: int, nbytes: int) -> None:

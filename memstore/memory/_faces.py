@@ -16,7 +16,7 @@ from memstore._ops import Data, closed_error
 from memstore._portal import Runner, RunnerName, portal_host
 from memstore.exceptions import StorageClosedError
 from memstore.memory._config import MemoryConfig
-from memstore.memory._engine import Engine
+from memstore.memory._engine import Engine, entries_of
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -197,12 +197,12 @@ def _pickled_items(storage: AsyncFace | SyncFace) -> list[tuple[StoredFile, Data
         raise StorageClosedError(
             f"cannot pickle this {type(storage).__name__}: it is closed (its contents are gone)"
         )
-    return list(storage._open().snapshot()._items)
+    return [(entry.file, entry.data) for entry in storage._open().snapshot()._items]
 
 
 def _unpickle(cls: type, config: MemoryConfig, items: list[tuple[StoredFile, Data]], *runner: str) -> object:
     """A new storage of ``cls`` holding ``items`` (what :meth:`AsyncFace.__reduce__` gives to pickle)."""
     storage = cls(config, runner=runner[0]) if runner else cls(config)
     engine = storage._open()
-    engine.install(engine.prepare(items, "unpickling a storage"))
+    engine.install(engine.prepare(entries_of(items), "unpickling a storage"))
     return storage

@@ -25,7 +25,7 @@ from memstore._keys import validate_key
 from memstore._ops import PageOrder, SyncPutData
 from memstore.base import SyncBaseStorage
 from memstore.memory._config import MemoryConfig
-from memstore.memory._engine import Engine, Entry
+from memstore.memory._engine import Engine, Entry, entries_of
 from memstore.memory._faces import SyncFace
 from memstore.types import (
     EMPTY_METADATA,
@@ -359,7 +359,8 @@ class SyncMemoryStorage(SyncFace, SyncBaseStorage):
         storage = cls(config)
         try:
             engine = storage._open()
-            prepared = _archive.paused(engine.prepare, items, f"loading {where!r}")
+            entries = _archive.paused(entries_of, items)
+            prepared = _archive.paused(engine.prepare, entries, f"loading {where!r}")
             engine.install(prepared)
         except BaseException:
             storage._discard()
