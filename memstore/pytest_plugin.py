@@ -11,19 +11,18 @@ keyword arguments are those of :class:`~memstore.MemoryConfig`::
     def test_quota(sync_memory_storage):
         ...
 
-Markers:
-    memstore_restore(*fixture_names): before each test it marks, put every named storage
-        fixture (typically module- or session-scoped, filled once) back to the contents
-        it had the first time a marked test used it, with one ``restore()`` of a
-        :meth:`~memstore.MemoryStorage.snapshot` (O(number of files), no contents copied)::
+The ``memstore_restore`` marker takes the names of storage fixtures (typically module-
+or session-scoped, filled once): before each test it marks, every named storage is put
+back to the contents it had the first time a marked test used it, with one ``restore()``
+of a :meth:`~memstore.MemoryStorage.snapshot` (O(number of files), no contents copied)::
 
-            pytestmark = pytest.mark.memstore_restore("catalog")
+    pytestmark = pytest.mark.memstore_restore("catalog")
 
-            @pytest.fixture(scope="module")
-            def catalog():
-                with SyncMemoryStorage() as storage:
-                    fill(storage)  # expensive: done once per module
-                    yield storage
+    @pytest.fixture(scope="module")
+    def catalog():
+        with SyncMemoryStorage() as storage:
+            fill(storage)  # expensive: done once per module
+            yield storage
 """
 
 from __future__ import annotations
