@@ -24,6 +24,7 @@ from memstore import (
     SaveInfo,
     Snapshot,
     StorageClosedError,
+    StorageError,
     StorageEvent,
     StorageFormatError,
     StorageQuotaExceededError,
@@ -728,6 +729,14 @@ def test_a_storage_travels_to_a_spawned_worker_and_back(cls: Any) -> None:
     assert not sync.exists("from-worker")  # the worker had its own copy
     assert [f.key for f in back_sync.list()] == ["a.txt", "from-worker", "nested/b.bin"]
     assert back_sync.info("a.txt") == sync.info("a.txt")
+
+
+def test_the_format_error_pickles_and_is_a_storage_error() -> None:
+    error = StorageFormatError("/tmp/x.tar", "the archive ends before files/00000000 (truncated?)")
+    clone = pickle.loads(pickle.dumps(error))
+    assert (clone.path, clone.problem, str(clone)) == (error.path, error.problem, str(error))
+    assert str(error) == "Cannot load '/tmp/x.tar': the archive ends before files/00000000 (truncated?)"
+    assert isinstance(error, StorageError)
 
 
 def test_snapshot_is_exported() -> None:
