@@ -23,7 +23,7 @@ from memstore._keys import validate_key
 from memstore._ops import ASYNC, PageOrder, PutData
 from memstore.base import BaseStorage
 from memstore.memory._config import MemoryConfig
-from memstore.memory._engine import Engine, Entry, entries_of
+from memstore.memory._engine import Data, Engine, Entry, Prepared, entries_of
 from memstore.memory._faces import AsyncFace
 from memstore.types import (
     EMPTY_METADATA,
@@ -49,6 +49,11 @@ __all__ = ["MemoryConfig", "MemoryStorage"]
 
 _MANY = 2048  # snapshots of (and restores to or from) this many files are handled in a worker thread
 _PAGE = 256  # list() reads the sorted index in consistent pages of this many keys
+
+
+def _prepare_loaded(engine: Engine, items: builtins.list[tuple[StoredFile, Data]], action: str) -> Prepared:
+    """The state of a loaded storage, built (and the loaded pairs freed) in one worker-thread call."""
+    return engine.prepare(entries_of(items), action)
 
 
 class MemoryStorage(AsyncFace, BaseStorage):
@@ -362,8 +367,7 @@ class MemoryStorage(AsyncFace, BaseStorage):
         storage = cls(config)
         try:
             engine = storage._open()
-            entries = await offload(_archive.paused, entries_of, items)
-            prepared = await offload(_archive.paused, engine.prepare, entries, f"loading {where!r}")
+            prepared = await offload(_archive.paused, _prepare_loaded, engine, items, f"loading {where!r}")
             engine.install(prepared)
         except BaseException:
             storage._discard()

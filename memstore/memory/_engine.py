@@ -13,7 +13,7 @@ import logging
 import threading
 import weakref
 from bisect import bisect_left
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from itertools import accumulate, islice
 
@@ -794,9 +794,14 @@ class Engine:
                 self._emitted.notify_all()
 
 
-def entries_of(pairs: Iterable[tuple[StoredFile, Data]]) -> list[Entry]:
-    """``(file, contents)`` pairs (from a saved file, a pickle) as entries for :meth:`Engine.prepare`."""
-    return [Entry.of(file, data) for file, data in pairs]
+def entries_of(pairs: list[tuple[StoredFile, Data]]) -> list[Entry]:
+    """``(file, contents)`` pairs (from a saved file, a pickle) as entries for :meth:`Engine.prepare`.
+
+    Empties ``pairs``: the pairs are freed here (a worker thread), not by the caller.
+    """
+    entries = [Entry.of(file, data) for file, data in pairs]
+    pairs.clear()
+    return entries
 
 
 def _account_deep(deep: dict[str, list[int]], key: str, files: int, nbytes: int) -> None:

@@ -25,7 +25,7 @@ from memstore._keys import validate_key
 from memstore._ops import PageOrder, SyncPutData
 from memstore.base import SyncBaseStorage
 from memstore.memory._config import MemoryConfig
-from memstore.memory._engine import Engine, Entry, entries_of
+from memstore.memory._engine import Data, Engine, Entry, Prepared, entries_of
 from memstore.memory._faces import SyncFace
 from memstore.types import (
     EMPTY_METADATA,
@@ -49,6 +49,11 @@ __all__ = ["MemoryConfig", "SyncMemoryStorage"]
 
 _MANY = 2048  # snapshots of (and restores to or from) this many files are handled in a worker thread
 _PAGE = 256  # list() reads the sorted index in consistent pages of this many keys
+
+
+def _prepare_loaded(engine: Engine, items: builtins.list[tuple[StoredFile, Data]], action: str) -> Prepared:
+    """The state of a loaded storage, built (and the loaded pairs freed) in one worker-thread call."""
+    return engine.prepare(entries_of(items), action)
 
 
 class SyncMemoryStorage(SyncFace, SyncBaseStorage):
@@ -359,8 +364,7 @@ class SyncMemoryStorage(SyncFace, SyncBaseStorage):
         storage = cls(config)
         try:
             engine = storage._open()
-            entries = _archive.paused(entries_of, items)
-            prepared = _archive.paused(engine.prepare, entries, f"loading {where!r}")
+            prepared = _archive.paused(_prepare_loaded, engine, items, f"loading {where!r}")
             engine.install(prepared)
         except BaseException:
             storage._discard()
