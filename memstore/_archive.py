@@ -160,8 +160,8 @@ def write_archive(
 
     Args:
         path: Where to write.
-        files: ``(file, chunks)`` pairs; the chunks must add up to ``file.size`` bytes
-            and ``file.etag`` must be set.
+        files: ``(file, chunks)`` pairs; the chunks must add up to ``file.size`` bytes.
+            The manifest records ``file.etag``, or the contents' MD5 ETag when it is ``None``.
         opener: Opens the temporary file from its descriptor (tests inject failures).
 
     Returns:
@@ -202,7 +202,7 @@ def _write_tar(out: IO[bytes], files: Sequence[tuple[StoredFile, Iterable[bytes 
         out.write(data)
         written += len(data)
 
-    def add(name: str, size: int, mtime: float, chunks: Iterable[bytes | memoryview]) -> str:
+    def add(name: str, size: int, mtime: float, chunks: Iterable[bytes | memoryview], md5: Any = None) -> str:
         info = tarfile.TarInfo(name)
         info.size = size
         info.mtime = int(mtime)  # a float would add a PAX header to every member
@@ -212,6 +212,8 @@ def _write_tar(out: IO[bytes], files: Sequence[tuple[StoredFile, Iterable[bytes 
         count = 0
         for chunk in chunks:
             hasher.update(chunk)
+            if md5 is not None:
+                md5.update(chunk)
             count += len(chunk)
             write(chunk)
         if count != size:
@@ -240,7 +242,11 @@ def _write_tar(out: IO[bytes], files: Sequence[tuple[StoredFile, Iterable[bytes 
             time.sleep(0)  # hand the GIL to the event loop's thread if it waits for it
         member = member_name(index)
         modified = file.last_modified or now
-        digest = add(member, file.size, modified.timestamp(), chunks)
+        etag = file.etag
+        md5 = hashlib.md5(usedforsecurity=False) if etag is None else None  # a backend without ETags
+        digest = add(member, file.size, modified.timestamp(), chunks, md5)
+        if md5 is not None:
+            etag = f'"{md5.hexdigest()}"'
         entries.append(
             _dump(
                 {
@@ -249,7 +255,7 @@ def _write_tar(out: IO[bytes], files: Sequence[tuple[StoredFile, Iterable[bytes 
                     "size": file.size,
                     "content_type": file.content_type,
                     "metadata": dict(file.metadata),
-                    "etag": file.etag,
+                    "etag": etag,
                     "last_modified": modified.isoformat(),
                     "sha256": digest,
                 }

@@ -731,6 +731,44 @@ def test_a_storage_travels_to_a_spawned_worker_and_back(cls: Any) -> None:
     assert back_sync.info("a.txt") == sync.info("a.txt")
 
 
+def test_write_archive_is_usable_by_any_backend(tmp_path: Path) -> None:
+    """The format module takes (file, chunks) pairs: chunks of any size, an ETag or none."""
+    file = StoredFile("k/v.bin", 10, "application/x-test", None, None, {"a": "b"})
+    target, size = archive.write_archive(tmp_path / "x.tar", [(file, [b"01234", memoryview(b"56789")])])
+    assert size == os.path.getsize(target)
+    [(loaded, data)] = archive.read_archive(target)
+    assert data == b"0123456789"
+    assert loaded.etag == md5_etag(b"0123456789")
+    assert (loaded.key, loaded.size, loaded.content_type, dict(loaded.metadata)) == (
+        "k/v.bin",
+        10,
+        "application/x-test",
+        {"a": "b"},
+    )
+    with pytest.raises(ValueError, match="hold 3 bytes, not the 10 announced"):
+        archive.write_archive(tmp_path / "y.tar", [(file, [b"abc"])])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.tar"]
+
+
+def test_the_garbage_collector_pause_nests_and_restores_the_setting() -> None:
+    import gc
+
+    assert gc.isenabled()
+    with archive.gc_paused():
+        assert not gc.isenabled()
+        with archive.gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with archive.gc_paused():
+            pass
+        assert not gc.isenabled()  # the user's choice is kept
+    finally:
+        gc.enable()
+
+
 def test_the_format_error_pickles_and_is_a_storage_error() -> None:
     error = StorageFormatError("/tmp/x.tar", "the archive ends before files/00000000 (truncated?)")
     clone = pickle.loads(pickle.dumps(error))
