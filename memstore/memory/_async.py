@@ -309,13 +309,13 @@ class MemoryStorage(AsyncFace, BaseStorage):
     async def save(self, path: str | os.PathLike[str]) -> SaveInfo:
         """Save every file (contents, content type, metadata, ETag, modification time) to ``path``.
 
-        Writes a memstore archive (an uncompressed tar file with a JSON manifest; see
-        the "Keeping your data" guide for the format) from one consistent snapshot
-        of the storage, so writes made meanwhile are not in it. The file is written
-        to a temporary file beside ``path`` in a worker thread, one chunk at a time,
-        and renamed into place when complete: a failed save leaves any previous
-        file at ``path`` intact. A file it replaces keeps its permissions; a new one
-        is readable by its owner only.
+        Writes a memstore archive (an uncompressed tar file with a JSON Lines manifest;
+        see the "Keeping your data" guide for the format) from one consistent snapshot
+        of the storage, so writes made meanwhile are not in it. The file is written one
+        chunk at a time (on the async face, in a worker thread) to a temporary file
+        beside ``path``, and renamed into place when complete: a failed save leaves any
+        previous file at ``path`` intact. A file it replaces keeps its permissions; a
+        new one is readable by its owner only.
 
         Args:
             path: Where to write the archive (a ``str`` or path-like object).
@@ -340,9 +340,9 @@ class MemoryStorage(AsyncFace, BaseStorage):
 
         Every key, its contents, content type, metadata, ETag and modification time
         come back as they were saved. The whole file is read and verified (its
-        structure, every key, every checksum) in a worker thread before anything is
-        returned: a truncated, corrupted or hostile file raises and gives nothing.
-        Loading never unpickles or runs anything from the file.
+        structure, every key, every checksum; on the async face, in a worker thread)
+        before anything is returned: a truncated, corrupted or hostile file raises and
+        gives nothing. Loading never unpickles or runs anything from the file.
 
         Args:
             path: A file written by :meth:`save`.
