@@ -718,9 +718,13 @@ def test_a_storage_travels_to_a_spawned_worker_and_back(cls: Any) -> None:
     sync = storage if isinstance(storage, SyncMemoryStorage) else storage.as_sync()
     for key, value in data.items():
         sync.put(key, value)
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
+    pool = multiprocessing.get_context("spawn").Pool(1)
+    try:
         back: Any
         contents, back = pool.apply(worker, (storage,))
+    finally:
+        pool.close()  # let the worker exit on its own (terminating it could cut short its coverage data)
+        pool.join()
     assert contents == data
     assert type(back) is cls
     assert back.config == MemoryConfig(max_size=1 << 20)
