@@ -13,6 +13,7 @@ from benchmarks.bench_browser import run_browser
 from benchmarks.footprint import run_footprint
 from benchmarks.listing import run_list
 from benchmarks.objects import run_create, run_list_dir, run_range
+from benchmarks.persistence import run_persist
 from benchmarks.put_get import run_get, run_put
 from benchmarks.quota import run_quota
 from benchmarks.stalls import run_stalls
@@ -64,6 +65,9 @@ SCENARIOS: tuple[Scenario, ...] = (
         "largest event-loop stall of big calls: 1 GiB put/get/get_bytes/copy, 1M-key list/list_dir/"
         "delete_prefix/clear (memstore, reference, obstore)",
         run_async=run_stalls,
+    ),
+    Scenario(
+        "persist", "save/load/restore of a 256 MiB store: peak memory and loop stalls", run_async=run_persist
     ),
 )
 

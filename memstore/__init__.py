@@ -18,11 +18,21 @@ from memstore.exceptions import (
     StorageError,
     StorageFileExistsError,
     StorageFileNotFoundError,
+    StorageFormatError,
     StoragePreconditionFailedError,
     StorageQuotaExceededError,
 )
 from memstore.memory import MemoryConfig, MemoryStorage
-from memstore.types import DirListing, EventKind, PrefixUsage, StorageEvent, StorageUsage, StoredFile
+from memstore.types import (
+    DirListing,
+    EventKind,
+    PrefixUsage,
+    SaveInfo,
+    Snapshot,
+    StorageEvent,
+    StorageUsage,
+    StoredFile,
+)
 
 if TYPE_CHECKING:
     from memstore.memory._sync import SyncMemoryStorage
@@ -38,12 +48,15 @@ __all__ = [
     "MemoryStorage",
     "PrefixUsage",
     "PutData",
+    "SaveInfo",
+    "Snapshot",
     "Storage",
     "StorageClosedError",
     "StorageError",
     "StorageEvent",
     "StorageFileExistsError",
     "StorageFileNotFoundError",
+    "StorageFormatError",
     "StoragePreconditionFailedError",
     "StorageQuotaExceededError",
     "StorageUsage",

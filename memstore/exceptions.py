@@ -15,6 +15,7 @@ __all__ = [
     "StorageError",
     "StorageFileExistsError",
     "StorageFileNotFoundError",
+    "StorageFormatError",
     "StoragePreconditionFailedError",
     "StorageQuotaExceededError",
 ]
@@ -110,14 +111,22 @@ class StorageQuotaExceededError(StorageError):
         requested_bytes: Bytes the write asked for (so far, for a stream).
     """
 
-    def __init__(self, key: str, *, max_size: int, used_bytes: int, requested_bytes: int) -> None:
-        """Create the error with the numbers that explain it."""
+    def __init__(
+        self, key: str, *, max_size: int, used_bytes: int, requested_bytes: int, action: str | None = None
+    ) -> None:
+        """Create the error with the numbers that explain it.
+
+        ``action`` replaces "writing <key>" in the message for writes of many files at
+        once (``"restoring a snapshot"``, ``"loading 'store.tar'"``).
+        """
         self.key = key
         self.max_size = max_size
         self.used_bytes = used_bytes
         self.requested_bytes = requested_bytes
+        self.action = action
+        doing = f"writing {describe_key(key)}" if action is None else action
         super().__init__(
-            f"Storage quota exceeded writing {describe_key(key)}: it needs {requested_bytes:,} bytes, "
+            f"Storage quota exceeded {doing}: it needs {requested_bytes:,} bytes, "
             f"{used_bytes:,} of max_size {max_size:,} bytes are in use "
             f"({max(max_size - used_bytes, 0):,} free)"
         )
@@ -126,12 +135,16 @@ class StorageQuotaExceededError(StorageError):
         """Support pickling."""
         return (
             _rebuild_quota_error,
-            (self.key, self.max_size, self.used_bytes, self.requested_bytes),
+            (self.key, self.max_size, self.used_bytes, self.requested_bytes, self.action),
         )
 
 
-def _rebuild_quota_error(key: str, max_size: int, used: int, requested: int) -> StorageQuotaExceededError:
-    return StorageQuotaExceededError(key, max_size=max_size, used_bytes=used, requested_bytes=requested)
+def _rebuild_quota_error(
+    key: str, max_size: int, used: int, requested: int, action: str | None = None
+) -> StorageQuotaExceededError:
+    return StorageQuotaExceededError(
+        key, max_size=max_size, used_bytes=used, requested_bytes=requested, action=action
+    )
 
 
 class InvalidKeyError(StorageError, ValueError):
@@ -159,3 +172,24 @@ class ConfigurationError(StorageError, ValueError):
 
 class StorageClosedError(StorageError):
     """Raised when a closed storage (or sync facade) is used."""
+
+
+class StorageFormatError(StorageError):
+    """Raised when a saved storage file cannot be loaded: truncated, corrupted, hostile or too new.
+
+    Nothing is loaded when this is raised.
+
+    Attributes:
+        path: The file that was being loaded.
+        problem: What is wrong with it.
+    """
+
+    def __init__(self, path: str, problem: str) -> None:
+        """Create the error for the file at ``path``."""
+        self.path = path
+        self.problem = problem
+        super().__init__(f"Cannot load {path!r}: {problem}")
+
+    def __reduce__(self) -> tuple[type[StorageFormatError], tuple[str, str]]:
+        """Support pickling."""
+        return (type(self), (self.path, self.problem))

@@ -15,6 +15,8 @@ __all__ = [
     "FrozenMetadata",
     "EventKind",
     "PrefixUsage",
+    "SaveInfo",
+    "Snapshot",
     "StorageEvent",
     "StorageUsage",
     "StoredFile",
@@ -53,7 +55,7 @@ class FrozenMetadata(dict[str, str]):
 EMPTY_METADATA: Mapping[str, str] = FrozenMetadata()
 """The shared, read-only empty metadata mapping."""
 
-EventKind = Literal["put", "delete", "copy", "move", "delete_prefix", "clear", "close"]
+EventKind = Literal["put", "delete", "copy", "move", "delete_prefix", "clear", "restore", "close"]
 """What a :class:`StorageEvent` reports."""
 
 
@@ -228,6 +230,11 @@ def settle_etag(entry: Any) -> None:
         file.etag  # noqa: B018 - computed and kept
 
 
+def lazy_elsewhere(file: StoredFile, source: Callable[[], Any]) -> bool:
+    """Whether ``file`` has a lazy ETag not yet computed that another store than ``source`` would compute."""
+    return type(file) is _LazyEtagFile and _get_etag(file) is None and file._source is not source
+
+
 def retarget(file: StoredFile, key: str, last_modified: datetime, source: Callable[[], Any]) -> StoredFile:
     """The same file under another key and time (a copy or a move), keeping a lazy ETag lazy."""
     etag = _get_etag(file)
@@ -313,14 +320,16 @@ class StorageEvent:
     Attributes:
         kind: ``"put"``, ``"delete"``, ``"copy"``, ``"move"``, ``"delete_prefix"``
             (one event for every file under ``key``, the prefix; ``count`` says how many),
-            ``"clear"``, or
+            ``"clear"``, ``"restore"`` (the whole contents were replaced at once by
+            ``restore()``; ``count`` says how many files it holds now), or
             ``"close"`` (the last event: the storage was closed).
         key: The key written or deleted (the destination of a copy or move);
-            ``None`` for ``"clear"`` and ``"close"``.
+            ``None`` for ``"clear"``, ``"restore"`` and ``"close"``.
         file: The new file for put/copy/move, the removed file for delete, ``None`` for
-            clear and close.
+            clear, restore and close.
         source: The source key of a copy or move, otherwise ``None``.
-        count: How many files a ``"delete_prefix"`` deleted, otherwise ``None``.
+        count: How many files a ``"delete_prefix"`` deleted, or how many a
+            ``"restore"`` put in place, otherwise ``None``.
     """
 
     kind: EventKind
@@ -343,3 +352,69 @@ class DirListing:
 
     prefixes: tuple[str, ...]
     files: tuple[StoredFile, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SaveInfo:
+    """What ``save()`` wrote.
+
+    Attributes:
+        path: The absolute path of the file written.
+        file_count: How many stored files it holds.
+        bytes_written: The size of the file written, in bytes.
+    """
+
+    path: str
+    file_count: int
+    bytes_written: int
+
+
+class Snapshot:
+    """The whole contents of a storage at one moment, for ``restore()``: immutable.
+
+    Taking one costs O(number of files) and copies no contents (stored contents never
+    change, so the snapshot shares them with the storage; their memory is freed when
+    neither holds them any more). A snapshot can be restored into the storage it came
+    from or into any other storage of the same backend that has room for it.
+
+    Attributes:
+        file_count: How many files the snapshot holds.
+        total_bytes: The sum of their sizes.
+    """
+
+    __slots__ = ("_items", "file_count", "total_bytes")
+
+    _items: tuple[Any, ...]
+    file_count: int
+    total_bytes: int
+
+    def __init__(self, items: tuple[Any, ...], total_bytes: int) -> None:
+        """Wrap a backend's entries (each with ``file`` and ``data``; not meant to be called by users)."""
+        object.__setattr__(self, "_items", items)
+        object.__setattr__(self, "file_count", len(items))
+        object.__setattr__(self, "total_bytes", total_bytes)
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        """Snapshots are immutable."""
+        raise AttributeError(f"Snapshot is immutable; cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        """Snapshots are immutable."""
+        raise AttributeError(f"Snapshot is immutable; cannot delete {name!r}")
+
+    @property
+    def files(self) -> tuple[StoredFile, ...]:
+        """The files of the snapshot (their metadata), in the order they were last modified."""
+        return tuple(item.file for item in self._items)
+
+    def __len__(self) -> int:
+        """The number of files."""
+        return self.file_count
+
+    def __repr__(self) -> str:
+        """``Snapshot(file_count=3, total_bytes=1024)``."""
+        return f"Snapshot(file_count={self.file_count}, total_bytes={self.total_bytes})"
+
+    def __reduce__(self) -> NoReturn:
+        """Snapshots share contents with a storage in this process: pickle the storage instead."""
+        raise TypeError("a Snapshot cannot be pickled; pickle the storage (or save() it) instead")

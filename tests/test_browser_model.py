@@ -369,6 +369,24 @@ def test_live_refreshes_are_throttled_with_a_trailing_update(browsers: list[Stor
     assert 1 <= refreshes <= elapsed / 0.1 + 3, (refreshes, elapsed)
 
 
+def test_a_restore_re_renders_the_whole_view(browsers: list[StorageBrowser]) -> None:
+    storage = SyncMemoryStorage()
+    for i in range(3):
+        storage.put(f"kept/{i}.txt", b"x" * 10)
+    snapshot = storage.snapshot()
+    storage.clear()
+    storage.put("scratch.tmp", b"y")
+    b = browse(browsers, storage, refresh_interval=0.05)
+    eventually(lambda: assert_in("1 file", text_of(b, "memstore-totals")))
+    before = b.refresh_count
+    storage.restore(snapshot)  # one "restore" event for the whole new contents
+    eventually(lambda: assert_in("3 files", text_of(b, "memstore-totals")))
+    eventually(lambda: assert_equal(row_keys(b), ["kept/"]))
+    assert b.refresh_count > before
+    b.close()
+    storage.close()
+
+
 def assert_in(part: str, whole: str) -> None:
     assert part in whole, (part, whole)
 

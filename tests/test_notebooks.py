@@ -67,6 +67,9 @@ def test_runs_in_a_real_kernel(path: Path, tmp_path: Path, monkeypatch: pytest.M
             "city,temperature",
             "not found: reports/missing.txt",
             "['reports/2026/async.txt', 'reports/2026/summary.txt']",
+            "files saved to quickstart.tar",
+            "True True",
+            "True",
         ],
         "02_async": [
             "upload failed: client went away",

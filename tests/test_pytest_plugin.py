@@ -87,3 +87,75 @@ def test_marker_misuse_is_reported(pytester: pytest.Pytester) -> None:
 def test_marker_is_registered(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--markers")
     result.stdout.fnmatch_lines(["@pytest.mark.memstore(**config):*"])
+
+
+def test_memstore_restore_puts_module_storages_back_before_each_test(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(params=["asyncio", "trio"])
+        def anyio_backend(request):
+            return request.param
+        """
+    )
+    pytester.makepyfile(
+        """
+        import pytest
+        from memstore import MemoryStorage, SyncMemoryStorage
+
+        pytestmark = pytest.mark.memstore_restore("catalog", "images")
+        fills = []
+
+        @pytest.fixture(scope="module")
+        def catalog():
+            fills.append(1)
+            with SyncMemoryStorage() as storage:
+                storage.put("a.txt", b"alpha")
+                storage.put("b.txt", b"beta")
+                yield storage
+
+        @pytest.fixture(scope="module")
+        def images():
+            storage = MemoryStorage()
+            storage.as_sync().put("logo.png", b"png")
+            return storage
+
+        def test_one_deletes(catalog):
+            catalog.delete("a.txt")
+            catalog.put("c.txt", b"new")
+
+        def test_two_sees_the_original(catalog):
+            assert [f.key for f in catalog.list()] == ["a.txt", "b.txt"]
+            catalog.put("b.txt", b"changed")
+
+        @pytest.mark.anyio
+        async def test_three_async(images, catalog):
+            assert catalog.get_bytes("b.txt") == b"beta"
+            assert [f.key async for f in images.list()] == ["logo.png"]
+            await images.clear()
+
+        def test_filled_once():
+            assert fills == [1]
+
+        @pytest.mark.memstore_restore()
+        def test_bad_marker():
+            pass
+
+        @pytest.mark.memstore_restore("not_a_storage")
+        def test_not_a_storage(not_a_storage):
+            pass
+
+        @pytest.fixture
+        def not_a_storage():
+            return {}
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "anyio")
+    result.assert_outcomes(passed=5, errors=2)
+    result.stdout.fnmatch_lines(["*takes the names of storage fixtures*", "*not a storage with snapshot()*"])
+
+
+def test_memstore_restore_marker_is_registered(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.memstore_restore(*fixture_names):*"])

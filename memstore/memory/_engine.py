@@ -13,7 +13,7 @@ import logging
 import threading
 import weakref
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from itertools import accumulate, islice
 
@@ -30,16 +30,18 @@ from memstore.exceptions import (
 )
 from memstore.types import (
     PrefixUsage,
+    Snapshot,
     StorageEvent,
     StorageUsage,
     StoredFile,
+    lazy_elsewhere,
     new_lazy_file,
     new_stored_file,
     retarget,
     settle_etag,
 )
 
-__all__ = ["Data", "Engine", "Entry", "Reservation", "top_prefix"]
+__all__ = ["Data", "Engine", "Entry", "Prepared", "Reservation", "entries_of", "top_prefix"]
 
 logger = logging.getLogger("memstore")
 
@@ -58,6 +60,13 @@ class Entry:
         self.file: StoredFile  # set right after (a lazy file finds its entry by key)
         # Where each stored part ends, for range reads that bisect to their parts.
         self.offsets: list[int] | None = None if isinstance(data, bytes) else list(accumulate(map(len, data)))
+
+    @classmethod
+    def of(cls, file: StoredFile, data: Data) -> Entry:
+        """An entry holding ``data`` described by ``file``."""
+        entry = cls(data)
+        entry.file = file
+        return entry
 
 
 class Reservation:
@@ -132,6 +141,26 @@ def _drop(*containers: object) -> None:
         elif isinstance(container, list):
             while container:
                 del container[-_DROP_BATCH:]
+
+
+class Prepared:
+    """The whole state of an engine, built outside its lock by :meth:`Engine.prepare`."""
+
+    __slots__ = ("deep", "entries", "keys", "prefixes", "used")
+
+    def __init__(
+        self,
+        entries: dict[str, Entry],
+        keys: SortedList,
+        used: int,
+        prefixes: dict[str, list[int]],
+        deep: dict[str, list[int]],
+    ) -> None:
+        self.entries = entries
+        self.keys = keys
+        self.used = used
+        self.prefixes = prefixes
+        self.deep = deep
 
 
 class Engine:
@@ -645,6 +674,83 @@ class Engine:
         _drop(old_keys, old)
         return count
 
+    def snapshot(self) -> Snapshot:
+        """Every entry, in modification order, as one consistent snapshot.
+
+        One C-level copy of the entries under the lock (O(number of files), no object
+        made per file); no contents are copied (entries and contents are immutable).
+        """
+        with self._lock:
+            if self.closed:
+                raise StorageClosedError("the storage is closed")
+            return Snapshot(tuple(self._entries.values()), self._used)
+
+    def prepare(self, items: Sequence[Entry], action: str) -> Prepared:
+        """Build the state that :meth:`install` swaps in: O(number of files), no lock taken.
+
+        Entries are immutable, so each one is shared as it is, unless its file has a
+        lazy ETag that another engine would compute: that one gets a new entry here, with
+        the same contents, ETag, modification time and metadata. Meant for a worker
+        thread when there are many files.
+
+        Raises:
+            StorageQuotaExceededError: If the files do not fit ``max_size`` (``action``
+                says what was being done, for the message).
+            ValueError: If two items have the same key.
+        """
+        entries: dict[str, Entry] = {}
+        ref = self.ref
+        for item in items:
+            file = item.file
+            modified = file.last_modified
+            if modified is not None and lazy_elsewhere(file, ref):
+                item = Entry.of(retarget(file, file.key, modified, ref), item.data)
+            entries[file.key] = item
+        if len(entries) != len(items):
+            raise ValueError("the files to install have duplicate keys")
+        keys, used, prefixes, deep = _derive(entries)
+        limit = self.max_size
+        if limit is not None and used > limit:
+            raise StorageQuotaExceededError(
+                "", max_size=limit, used_bytes=self._used, requested_bytes=used, action=action
+            )
+        return Prepared(entries, keys, used, prefixes, deep)
+
+    def install(self, prepared: Prepared) -> dict[str, Entry]:
+        """Replace every file by the prepared ones in one locked step; returns the old entries.
+
+        Everything derived was built by :meth:`prepare`; the commit step only swaps it
+        in, so a reader sees the old contents or the new ones, never a mix. One
+        ``"restore"`` event reports the new file count. The caller drops the old
+        entries (freeing many objects takes time: a worker thread can do it).
+
+        Raises:
+            StorageClosedError: If the engine is closed.
+        """
+        with self._lock:
+            if self.closed:
+                raise StorageClosedError("the storage is closed")
+            old = self._entries
+            p = prepared
+            kept = p.entries
+            for key, entry in old.items():
+                if kept.get(key) is not entry:  # it leaves the store
+                    settle_etag(entry)
+            # The commit point: a reader that skips the lock sees one dict or the other.
+            self._entries, self._keys, self._used, self._prefixes, self._deep = (
+                p.entries,
+                p.keys,
+                p.used,
+                p.prefixes,
+                p.deep,
+            )
+            count = len(p.entries)
+            if not self._subscribers:
+                return old
+            self._emitting += 1
+        self._emit(StorageEvent("restore", None, None, None, count))
+        return old
+
     def close(self) -> None:
         """Drop all contents and refuse further use (idempotent).
 
@@ -688,20 +794,7 @@ class Engine:
         before re-raising, so the write has happened in full or not at all. Called under
         the lock; O(n log n), on that rare path only.
         """
-        entries = self._entries
-        prefixes: dict[str, list[int]] = {}
-        used = 0
-        self._deep = {}
-        for key, entry in entries.items():
-            size = entry.file.size
-            used += size
-            counters = prefixes.setdefault(top_prefix(key), [0, 0])
-            counters[0] += 1
-            counters[1] += size
-            self._account_deep(key, 1, size)
-        self._keys = SortedList(entries)
-        self._used = used
-        self._prefixes = prefixes
+        self._keys, self._used, self._prefixes, self._deep = _derive(self._entries)
         self._reserved = sum(r.nbytes for r in self._active)
 
     def _account(self, key: str, files: int, nbytes: int) -> None:
@@ -719,20 +812,7 @@ class Engine:
 
     def _account_deep(self, key: str, files: int, nbytes: int) -> None:
         # Called under the lock: the counters of every folder below the top level.
-        deep = self._deep
-        i = key.find("/")
-        i = key.find("/", i + 1) if i >= 0 else -1
-        while i >= 0:
-            folder = key[: i + 1]
-            counters = deep.get(folder)
-            if counters is None:
-                deep[folder] = [files, nbytes]
-            else:
-                counters[0] += files
-                counters[1] += nbytes
-                if counters[0] == 0:
-                    del deep[folder]
-            i = key.find("/", i + 1)
+        _account_deep(self._deep, key, files, nbytes)
 
     # ----------------------------------------------------------------- events
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
@@ -776,6 +856,48 @@ class Engine:
                 else:
                     del emitters[me]
                 self._emitted.notify_all()
+
+
+def entries_of(pairs: list[tuple[StoredFile, Data]]) -> list[Entry]:
+    """``(file, contents)`` pairs (from a saved file, a pickle) as entries for :meth:`Engine.prepare`.
+
+    Empties ``pairs``: the pairs are freed here (a worker thread), not by the caller.
+    """
+    entries = [Entry.of(file, data) for file, data in pairs]
+    pairs.clear()
+    return entries
+
+
+def _account_deep(deep: dict[str, list[int]], key: str, files: int, nbytes: int) -> None:
+    """Add ``files`` and ``nbytes`` to the counters of every folder of ``key`` below the top level."""
+    i = key.find("/")
+    i = key.find("/", i + 1) if i >= 0 else -1
+    while i >= 0:
+        folder = key[: i + 1]
+        counters = deep.get(folder)
+        if counters is None:
+            deep[folder] = [files, nbytes]
+        else:
+            counters[0] += files
+            counters[1] += nbytes
+            if counters[0] == 0:
+                del deep[folder]
+        i = key.find("/", i + 1)
+
+
+def _derive(entries: dict[str, Entry]) -> tuple[SortedList, int, dict[str, list[int]], dict[str, list[int]]]:
+    """The sorted index, the bytes used, and the top-level and deeper folder counters of ``entries``."""
+    prefixes: dict[str, list[int]] = {}
+    deep: dict[str, list[int]] = {}
+    used = 0
+    for key, entry in entries.items():
+        size = entry.file.size
+        used += size
+        counters = prefixes.setdefault(top_prefix(key), [0, 0])
+        counters[0] += 1
+        counters[1] += size
+        _account_deep(deep, key, 1, size)
+    return SortedList(entries), used, prefixes, deep
 
 
 def _check_version(key: str, entry: Entry | None, expected: str) -> None:

@@ -14,15 +14,17 @@ import weakref
 from typing import TYPE_CHECKING
 
 from memstore._concurrency import offload
-from memstore._ops import BULK_KEYS, closed_error
+from memstore._ops import BULK_KEYS, Data, closed_error
 from memstore._portal import Runner, RunnerName, portal_host
+from memstore.exceptions import StorageClosedError
 from memstore.memory._config import MemoryConfig
-from memstore.memory._engine import Engine
+from memstore.memory._engine import Engine, entries_of
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
     from memstore.memory._async import MemoryStorage
+    from memstore.types import StoredFile
 
 __all__ = ["AsyncFace", "SyncFace"]
 
@@ -101,6 +103,18 @@ class AsyncFace:
         engine = self._engine
         # Dropping many files takes a while: a big storage is closed in a worker thread.
         await offload(engine.close, when=not engine.closed and engine.count_prefix("") >= BULK_KEYS)
+
+    def _discard(self) -> None:
+        """Close a storage that a failed ``load`` made (never handed to anyone)."""
+        self._engine.close()
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle with the contents and the config: unpickling gives a new, independent storage.
+
+        Raises:
+            StorageClosedError: If the storage is closed.
+        """
+        return (_unpickle, (type(self), self.config, _pickled_items(self)))
 
 
 class SyncFace:
@@ -186,6 +200,18 @@ class SyncFace:
         """Whether this facade, or the storage under it, is closed."""
         return self._engine.closed
 
+    def _discard(self) -> None:
+        """Close a storage that a failed ``load`` made (never handed to anyone)."""
+        self.close()
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle with the contents, the config and the runner: unpickling gives a new, independent storage.
+
+        Raises:
+            StorageClosedError: If the storage is closed.
+        """
+        return (_unpickle, (type(self), self.config, _pickled_items(self), self.runner))
+
     def close(self) -> None:
         """Close the facade (idempotent).
 
@@ -200,3 +226,20 @@ class SyncFace:
         if self._owns:
             engine.close()
         self._release()
+
+
+def _pickled_items(storage: AsyncFace | SyncFace) -> list[tuple[StoredFile, Data]]:
+    """What a pickle of ``storage`` carries: every file and its contents (refused once closed)."""
+    if storage.closed:
+        raise StorageClosedError(
+            f"cannot pickle this {type(storage).__name__}: it is closed (its contents are gone)"
+        )
+    return [(entry.file, entry.data) for entry in storage._open().snapshot()._items]
+
+
+def _unpickle(cls: type, config: MemoryConfig, items: list[tuple[StoredFile, Data]], *runner: str) -> object:
+    """A new storage of ``cls`` holding ``items`` (what :meth:`AsyncFace.__reduce__` gives to pickle)."""
+    storage = cls(config, runner=runner[0]) if runner else cls(config)
+    engine = storage._open()
+    engine.install(engine.prepare(entries_of(items), "unpickling a storage"))
+    return storage

@@ -13,35 +13,47 @@ the engine in one step (invariant 1).
 from __future__ import annotations
 
 import builtins
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Literal
 
+from memstore import _archive
 from memstore import _ops as ops
 from memstore._concurrency import close_quietly, iter_chunks, paced
 from memstore._keys import validate_key
 from memstore._ops import PageOrder, SyncPutData
 from memstore.base import SyncBaseStorage
 from memstore.memory._config import MemoryConfig
-from memstore.memory._engine import Engine, Entry
+from memstore.memory._engine import Data, Engine, Entry, Prepared, entries_of
 from memstore.memory._faces import SyncFace
 from memstore.types import (
     EMPTY_METADATA,
     LAZY_ETAG_LIMIT,
     DirListing,
     PrefixUsage,
+    SaveInfo,
+    Snapshot,
     StorageEvent,
     StorageUsage,
     StoredFile,
 )
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from memstore.notebook import StorageBrowser
 
 
 __all__ = ["MemoryConfig", "SyncMemoryStorage"]
 
+_MANY = 2048  # snapshots of (and restores to or from) this many files are handled in a worker thread
 _PAGE = 256  # list() reads the sorted index in consistent pages of this many keys
+
+
+def _prepare_loaded(engine: Engine, items: builtins.list[tuple[StoredFile, Data]], action: str) -> Prepared:
+    """The state of a loaded storage, built (and the loaded pairs freed) in one worker-thread call."""
+    return engine.prepare(entries_of(items), action)
 
 
 class SyncMemoryStorage(SyncFace, SyncBaseStorage):
@@ -292,6 +304,109 @@ class SyncMemoryStorage(SyncFace, SyncBaseStorage):
         """Delete every file (one ``"clear"`` event)."""
         engine = self._open()
         engine.clear()
+
+    # ------------------------------------------------------------- persistence
+    def save(self, path: str | os.PathLike[str]) -> SaveInfo:
+        """Save every file (contents, content type, metadata, ETag, modification time) to ``path``.
+
+        Writes a memstore archive (an uncompressed tar file with a JSON Lines manifest;
+        see the "Keeping your data" guide for the format) from one consistent snapshot
+        of the storage, so writes made meanwhile are not in it. The file is written one
+        chunk at a time (on the async face, in a worker thread) to a temporary file
+        beside ``path``, and renamed into place when complete: a failed save leaves any
+        previous file at ``path`` intact. A file it replaces keeps its permissions; a
+        new one is readable by its owner only.
+
+        Args:
+            path: Where to write the archive (a ``str`` or path-like object).
+
+        Returns:
+            SaveInfo with the absolute path, the number of files and the bytes written.
+
+        Raises:
+            TypeError: If ``path`` is not a ``str`` or path-like object.
+            OSError: If the file cannot be written (nothing changed at ``path``).
+            StorageClosedError: If the storage is closed.
+        """
+        where = _archive.check_path(path)
+        engine = self._open()
+        snapshot = _archive.paused(engine.snapshot)
+        target, size = _archive.save_snapshot(where, snapshot)
+        return SaveInfo(target, snapshot.file_count, size)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], config: MemoryConfig | None = None) -> Self:
+        """A new storage holding the files saved at ``path`` by :meth:`save`.
+
+        Every key, its contents, content type, metadata, ETag and modification time
+        come back as they were saved. The whole file is read and verified (its
+        structure, every key, every checksum; on the async face, in a worker thread)
+        before anything is returned: a truncated, corrupted or hostile file raises and
+        gives nothing. Loading never unpickles or runs anything from the file.
+
+        Args:
+            path: A file written by :meth:`save`.
+            config: The new storage's configuration (default: no limit).
+
+        Returns:
+            A new, open storage of this class.
+
+        Raises:
+            StorageFormatError: If the file is not a valid memstore archive: truncated,
+                corrupted, hostile, or written by a newer format version. It names the
+                path and the problem.
+            StorageQuotaExceededError: If the files do not fit ``config.max_size``.
+            TypeError: If ``path`` or ``config`` has the wrong type.
+            OSError: If the file cannot be read (``FileNotFoundError`` ...).
+        """
+        where = _archive.check_path(path)
+        if config is not None and not isinstance(config, MemoryConfig):
+            raise TypeError(f"config must be a MemoryConfig or None, not {type(config).__name__}")
+        max_size = None if config is None else config.max_size
+        items = _archive.read_archive(where, max_size)
+        storage = cls(config)
+        try:
+            engine = storage._open()
+            prepared = _archive.paused(_prepare_loaded, engine, items, f"loading {where!r}")
+            engine.install(prepared)
+        except BaseException:
+            storage._discard()
+            raise
+        return storage
+
+    def snapshot(self) -> Snapshot:
+        """The whole contents at this moment, immutable, for :meth:`restore`.
+
+        Costs O(number of files) and copies no contents: stored contents never change,
+        so the snapshot shares them (their memory is held while the snapshot is).
+
+        Raises:
+            StorageClosedError: If the storage is closed.
+        """
+        return self._open().snapshot()
+
+    def restore(self, snapshot: Snapshot) -> None:
+        """Replace the whole contents by ``snapshot``'s, in one atomic step.
+
+        A concurrent reader sees the old files or the snapshot's, never a mix; the
+        quota stays exact, and one ``"restore"`` event is sent. The files come back
+        with their ETag and modification time. A snapshot of another storage of this
+        backend is accepted if it fits.
+
+        Raises:
+            StorageQuotaExceededError: If the snapshot holds more than ``max_size`` bytes
+                (nothing changes).
+            TypeError: If ``snapshot`` is not a :class:`~memstore.Snapshot`.
+            StorageClosedError: If the storage is closed.
+        """
+        if not isinstance(snapshot, Snapshot):
+            raise TypeError(f"snapshot must be a Snapshot (from snapshot()), not {type(snapshot).__name__}")
+        engine = self._open()
+        action = f"restoring a snapshot of {snapshot.file_count:,} files"
+        items = _archive.snapshot_items(snapshot)
+        prepared = _archive.paused(engine.prepare, items, action)
+        old = engine.install(prepared)
+        old.clear()  # freeing many files takes a while
 
     # ------------------------------------------------------------------- reads
     def get(self, key: str, *, start: int | None = None, end: int | None = None) -> Iterator[bytes]:
