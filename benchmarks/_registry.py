@@ -11,6 +11,7 @@ import anyio
 from benchmarks._model import Config, ScenarioResult
 from benchmarks.bench_browser import run_browser
 from benchmarks.footprint import run_footprint
+from benchmarks.frames import run_frames, run_zarr
 from benchmarks.listing import run_list
 from benchmarks.objects import run_create, run_list_dir, run_range
 from benchmarks.put_get import run_get, run_put
@@ -58,6 +59,10 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("list_dir", "list_dir of 1,000 sub-folders vs 1,000 files at 1M keys", run_sync=run_list_dir),
     Scenario("create", 'create-only put (if_none_match="*") vs plain put', run_sync=run_create),
     Scenario("browser", "the notebook browser: build and refresh with 1M keys", run_sync=run_browser),
+    Scenario(
+        "frames", "pandas Parquet of a ~50 MB frame: memstore:// vs fsspec memory://", run_sync=run_frames
+    ),
+    Scenario("zarr", "zarr chunk reads: MemstoreStore vs zarr's MemoryStore", run_sync=run_zarr),
 )
 
 

@@ -28,6 +28,7 @@ storage and committed when it is closed, in one step: nothing is visible before
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 from collections.abc import AsyncIterator, Iterable
@@ -43,6 +44,13 @@ from memstore.memory import MemoryStorage, _registry
 from memstore.types import StoredFile
 
 __all__ = ["MemstoreFile", "MemstoreFileSystem"]
+
+IN_FLIGHT = 1
+"""Blocks a written file hands to its put before waiting for the oldest to be stored.
+
+One is enough for the put to hash and store block k while the writer produces block
+k + 1; more would only let a runaway write run further past the quota before it fails.
+"""
 
 
 def _split(path: str) -> tuple[str, str]:
@@ -426,10 +434,25 @@ class MemstoreFileSystem(AsyncFileSystem):  # type: ignore[misc]
     ) -> MemstoreFile:
         path = self._strip_protocol(path)
         if mode == "rb":
-            self._source(path)  # a missing storage raises here
-        elif mode == "xb" and self.isfile(path):
+            storage, _, key = self._source(path)
+            reader = storage.as_sync()  # reads run in the caller's thread: no hop to fsspec's loop
+            try:
+                size = reader.info(key).size
+            except StorageFileNotFoundError:
+                reader.close()
+                raise FileNotFoundError(path) from None
+            except BaseException:
+                reader.close()
+                raise
+            kwargs.setdefault("cache_type", "none")  # each read is one range read: nothing to cache
+            file = MemstoreFile(
+                self, path, mode=mode, block_size=block_size, cache_options=cache_options, size=size, **kwargs
+            )
+            file._reader, file._key = reader, key
+            return file
+        if mode == "xb" and self.isfile(path):
             raise FileExistsError(path)
-        elif mode not in ("wb", "xb"):
+        if mode not in ("wb", "xb"):
             raise ValueError(f"memstore files open in 'rb', 'wb' or 'xb' mode, not {mode!r}")
         return MemstoreFile(
             self,
@@ -475,14 +498,32 @@ class MemstoreFile(AbstractBufferedFile):  # type: ignore[misc]
     def __init__(self, fs: MemstoreFileSystem, path: str, mode: str = "rb", **kwargs: Any) -> None:
         self._task: asyncio.Task[StoredFile] | None = None
         self._inbox: asyncio.Queue[tuple[bytes | None, asyncio.Future[None]]] | None = None
+        self._in_flight: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._reader: Any = None  # read mode: the storage's synchronous face
+        self._key = ""
         super().__init__(fs, path, mode=mode, **kwargs)
 
     def _is_closed(self) -> bool:
         return bool(getattr(self, "_closed", True))
 
     def _fetch_range(self, start: int, end: int) -> bytes:
-        data: bytes = sync(self.fs.loop, self.fs._cat_file, self.path, start, end)
-        return data
+        if self._reader is None:
+            data: bytes = sync(self.fs.loop, self.fs._cat_file, self.path, start, end)
+            return data
+        try:
+            got: bytes = self._reader.get_bytes(self._key, start=start, end=end)
+        except StorageFileNotFoundError:
+            raise FileNotFoundError(self.path) from None
+        return got
+
+    def close(self) -> None:
+        """Close the file: a write commits (see :meth:`commit`); a read lets go of the storage."""
+        try:
+            super().close()
+        finally:
+            reader, self._reader = self._reader, None
+            if reader is not None:
+                reader.close()
 
     # --------------------------------------------------------- the streamed put
     def _initiate_upload(self) -> None:
@@ -506,23 +547,32 @@ class MemstoreFile(AbstractBufferedFile):  # type: ignore[misc]
         self._task = asyncio.ensure_future(storage.put(key, chunks(), if_none_match=condition))
 
     async def _send(self, chunk: bytes | None) -> None:
-        """Hand ``chunk`` to the put and wait until it is stored (``None``: commit and wait)."""
+        """Hand ``chunk`` to the put (``None``: commit and wait for the result).
+
+        :data:`IN_FLIGHT` blocks may be in flight: the put stores (hashes, reserves) block
+        k in a worker thread while the writer produces block k + 1; handing over a block
+        first waits until the oldest in flight is stored, and raises the put's error (the
+        quota) if it failed.
+        """
         assert self._inbox is not None
         assert self._task is not None
-        if self._task.done():  # failed at an earlier block (quota): fail again
+        in_flight = self._in_flight
+        while in_flight and in_flight[0].done():
+            in_flight.popleft()
+        if len(in_flight) >= IN_FLIGHT:
+            waiters: list[asyncio.Future[Any]] = [in_flight[0], self._task]
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        if self._task.done():  # failed (the quota): fail here; a finished put has no more chunks
             self._task.result()
         fed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._inbox.put_nowait((chunk, fed))
-        if chunk is None:
-            try:
-                await self._task
-            except StorageFileExistsError:
-                raise FileExistsError(self.path) from None
+        if chunk is not None:
+            in_flight.append(fed)
             return
-        waiters: list[asyncio.Future[Any]] = [fed, self._task]
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        if not fed.done():
-            self._task.result()  # the put failed: raise its error
+        try:
+            await self._task
+        except StorageFileExistsError:
+            raise FileExistsError(self.path) from None
 
     def _upload_chunk(self, final: bool = False) -> bool:
         data = self.buffer.getvalue()
