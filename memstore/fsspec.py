@@ -499,6 +499,7 @@ class MemstoreFile(AbstractBufferedFile):  # type: ignore[misc]
         self._task: asyncio.Task[StoredFile] | None = None
         self._inbox: asyncio.Queue[tuple[bytes | None, asyncio.Future[None]]] | None = None
         self._in_flight: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._discarded = False
         self._reader: Any = None  # read mode: the storage's synchronous face
         self._key = ""
         super().__init__(fs, path, mode=mode, **kwargs)
@@ -584,13 +585,17 @@ class MemstoreFile(AbstractBufferedFile):  # type: ignore[misc]
 
     def commit(self) -> None:
         """Commit the streamed put: the file appears, whole, in one step."""
+        if self._discarded:
+            return
         if self._task is None:  # nothing was flushed yet: an empty file
             self._initiate_upload()
         sync(self.fs.loop, self._send, None)
 
     def discard(self) -> None:
-        """Cancel the streamed put: nothing is stored, the reserved bytes are free again."""
+        """Cancel the streamed put and close the file: nothing is stored, the reserved bytes are free."""
         task, self._task = self._task, None
+        self._discarded = True
+        self.closed = True
         if task is not None and not task.done():
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 sync(self.fs.loop, _cancel, task)
@@ -604,14 +609,12 @@ class MemstoreFile(AbstractBufferedFile):  # type: ignore[misc]
         """Close, committing a write; after an exception, discard it instead."""
         if exc_type is not None and self.mode != "rb" and not self._is_closed():
             self.discard()
-            self.closed = True
             return
         self.close()
 
     def __del__(self) -> None:
         """An unclosed write that is dropped stores nothing (it is never committed half-way)."""
         if not self._is_closed() and self.mode != "rb":
-            self.closed = True
             with contextlib.suppress(Exception):
                 self.discard()
             return

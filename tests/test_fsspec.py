@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -333,3 +334,36 @@ async def test_the_async_api(anyio_backend: str) -> None:
         assert await storage.count() == 0
     finally:
         await storage.close()
+
+
+def test_discard_and_dropping_an_unclosed_file_store_nothing(
+    lab: SyncMemoryStorage, fs: MemstoreFileSystem
+) -> None:
+    f = fs.open("fsx/discarded.bin", "wb", block_size=100)
+    f.write(b"d" * 500)  # blocks streamed, reserved against the quota
+    f.discard()
+    f.close()
+    assert not lab.exists("discarded.bin")
+    g = fs.open("fsx/dropped.bin", "wb", block_size=100)
+    g.write(b"d" * 500)
+    del g  # never closed: never committed
+    gc.collect()
+    assert not lab.exists("dropped.bin")
+    assert lab.usage.used_bytes == 0
+    lab.put("ok.bin", b"still writable")  # no reservation was left behind
+    assert lab.usage.used_bytes == 14
+
+
+def test_a_reader_reads_in_the_callers_thread_and_lets_go_on_close(
+    lab: SyncMemoryStorage, fs: MemstoreFileSystem
+) -> None:
+    lab.put("r.bin", b"abcdef")
+    with fs.open("fsx/r.bin", "rb") as f:
+        assert f.read(2) == b"ab"
+        lab.delete("r.bin")  # gone while open: the next read says so
+        with pytest.raises(FileNotFoundError):
+            f.read()
+    assert f.closed
+    lab.close()
+    with pytest.raises(FileNotFoundError):  # the storage is closed: its name is gone
+        fs.open("fsx/r.bin", "rb")
