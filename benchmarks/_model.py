@@ -47,6 +47,10 @@ class Config:
     """Sub-folders of ``root/`` in the ``list_dir`` scenario ..."""
     dir_files: int = 1_000
     """... files in each of them, and files in the flat folder ``flat/``."""
+    frame_bytes: int = 50_000_000
+    """Size of the DataFrame of the ``frames`` scenario (three float64 columns)."""
+    zarr_side: int = 1_000
+    """The ``zarr`` scenario's array is ``zarr_side`` x ``zarr_side`` float64, in 100 x 100 chunks."""
 
     @classmethod
     def full(cls) -> Config:
@@ -76,6 +80,8 @@ class Config:
             range_bytes=64 * MiB,
             dir_folders=100,
             dir_files=100,
+            frame_bytes=5_000_000,
+            zarr_side=400,
         )
 
 

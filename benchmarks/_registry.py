@@ -11,6 +11,7 @@ import anyio
 from benchmarks._model import Config, ScenarioResult
 from benchmarks.bench_browser import run_browser
 from benchmarks.footprint import run_footprint
+from benchmarks.frames import run_frames, run_zarr
 from benchmarks.listing import run_list
 from benchmarks.objects import run_create, run_list_dir, run_range
 from benchmarks.persistence import run_persist
@@ -69,6 +70,10 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(
         "persist", "save/load/restore of a 256 MiB store: peak memory and loop stalls", run_async=run_persist
     ),
+    Scenario(
+        "frames", "pandas Parquet of a ~50 MB frame: memstore:// vs fsspec memory://", run_sync=run_frames
+    ),
+    Scenario("zarr", "zarr chunk reads: MemstoreStore vs zarr's MemoryStore", run_sync=run_zarr),
 )
 
 

@@ -213,11 +213,12 @@ def engine_lines(action: Callable[[], object]) -> list[int]:
 
         return local
 
+    previous = sys.gettrace()  # coverage's tracer: put it back, or the rest of the run goes unmeasured
     sys.settrace(tracer)
     try:
         action()
     finally:
-        sys.settrace(None)
+        sys.settrace(previous)
     return seen
 
 
@@ -238,13 +239,14 @@ def interrupt_at(line: int, action: Callable[[], object]) -> bool:
 
         return local
 
+    previous = sys.gettrace()
     sys.settrace(tracer)
     try:
         action()
     except KeyboardInterrupt:
         pass
     finally:
-        sys.settrace(None)
+        sys.settrace(previous)
     return fired
 
 

@@ -16,13 +16,14 @@ pytestmark = [pytest.mark.kernel, pytest.mark.timeout(240)]
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
 
-def test_the_five_tutorials_exist() -> None:
+def test_the_six_tutorials_exist() -> None:
     assert [p.stem for p in NOTEBOOKS] == [
         "01_quickstart",
         "02_async",
         "03_live_browser",
         "04_testing",
         "05_quotas",
+        "06_dataframes_and_arrays",
     ]
 
 
@@ -79,10 +80,18 @@ def test_runs_in_a_real_kernel(path: Path, tmp_path: Path, monkeypatch: pytest.M
         "03_live_browser": ["StorageUsage(file_count=162"],
         "04_testing": ["4 passed", "('put', 'a.txt'), ('move', 'b.txt'), ('delete', 'b.txt')"],
         "05_quotas": ["600 of max_size 1,000 bytes are in use", "400\n700\n600", "stopped after"],
+        "06_dataframes_and_arrays": [
+            "station,temperature",
+            "16 chunks",
+            "('arrays/', 'frames/')",
+            "stopped: Storage quota exceeded writing 'frames/huge.parquet'",
+            "False True",
+            "StorageUsage(file_count=0, used_bytes=0, max_size=None)",
+        ],
     }[path.stem]
     for fragment in expected:
         assert fragment in text, f"{path.name}: {fragment!r} not in the outputs"
-    if path.stem in ("01_quickstart", "03_live_browser", "05_quotas"):
+    if path.stem in ("01_quickstart", "03_live_browser", "05_quotas", "06_dataframes_and_arrays"):
         state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
         assert any(m["model_name"] == "FloatProgressModel" for m in state.values()), "no quota gauge rendered"
         # Run All ends with every browser alive and showing data, never "closed".

@@ -41,13 +41,19 @@ def test_environment_yml_agrees_with_pyproject() -> None:
     project = PYPROJECT["project"]
     wanted = requirement_map(project["dependencies"])
     wanted.update(requirement_map(list(project["optional-dependencies"]["notebook"])))
-    wanted["pytest"] = requirement_map(project["optional-dependencies"]["test"])["pytest"]
+    test_extra = requirement_map(project["optional-dependencies"]["test"])
+    wanted["pytest"] = test_extra["pytest"]
+    wanted.update(requirement_map(list(project["optional-dependencies"]["fsspec"])))
+    wanted["zarr"] = requirement_map(project["optional-dependencies"]["zarr"])["zarr"]
+    for name in ("pandas", "pyarrow", "polars", "universal-pathlib"):
+        wanted[name] = test_extra[name]
+    wanted["xarray"] = test_extra["xarray"].split(";")[0]
     wanted["python"] = project["requires-python"]
     for name, spec in wanted.items():
         assert name in env, f"environment.yml lacks {name}"
         assert env[name] == spec, f"{name}: environment.yml says {env[name]!r}, pyproject.toml {spec!r}"
     text = (ROOT / "environment.yml").read_text()
-    assert "- -e .[notebook]" in text
+    assert "- -e .[notebook,zarr]" in text
     assert "jupyterlab" in env
 
 
@@ -55,21 +61,41 @@ def test_core_dependencies_are_only_anyio_and_sortedcontainers() -> None:
     assert sorted(requirement_map(PYPROJECT["project"]["dependencies"])) == ["anyio", "sortedcontainers"]
 
 
+OPTIONAL = ("ipywidgets", "nest_asyncio", "nest_asyncio2", "IPython", "fsspec", "zarr", "pandas", "numpy")
+
+
 def test_import_memstore_needs_neither_ipywidgets_nor_nest_asyncio() -> None:
     code = (
         "import sys\n"
         "class Block:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('ipywidgets', 'nest_asyncio', 'nest_asyncio2', 'IPython'):\n"
+        f"        if name.split('.')[0] in {OPTIONAL!r}:\n"
         "            raise ImportError('blocked ' + name)\n"
         "sys.meta_path.insert(0, Block())\n"
         "import memstore\n"
-        "s = memstore.SyncMemoryStorage(); s.put('a', b'1'); print(s.get_bytes('a'))\n"
-        "print(sorted(m for m in sys.modules if m.startswith(('ipywidgets', 'nest_asyncio'))))\n"
+        "s = memstore.SyncMemoryStorage.named('n'); s.put('a', b'1'); print(s.get_bytes('a'))\n"
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {OPTIONAL!r}))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["b'1'", "[]"]
+
+
+def test_fsspec_finds_the_memstore_protocol_through_the_entry_point() -> None:
+    from importlib.metadata import entry_points
+
+    assert PYPROJECT["project"]["entry-points"]["fsspec.specs"] == {
+        "memstore": "memstore.fsspec:MemstoreFileSystem"
+    }
+    found = {ep.name: ep.value for ep in entry_points(group="fsspec.specs")}
+    assert found.get("memstore") == "memstore.fsspec:MemstoreFileSystem"
+
+
+def test_the_adapters_are_in_their_extras() -> None:
+    extras = PYPROJECT["project"]["optional-dependencies"]
+    assert sorted(requirement_map(extras["fsspec"])) == ["fsspec"]
+    assert sorted(requirement_map(extras["zarr"])) == ["memstore", "zarr"]
+    assert requirement_map(extras["zarr"])["zarr"] == ">=3"
 
 
 def test_public_api_is_curated_and_documented() -> None:

@@ -784,3 +784,61 @@ def test_the_format_error_pickles_and_is_a_storage_error() -> None:
 def test_snapshot_is_exported() -> None:
     with SyncMemoryStorage() as storage:
         assert isinstance(storage.snapshot(), Snapshot)
+
+
+# ------------------------------------------------------------ load(..., name=)
+async def test_load_with_a_name_registers_the_storage(tmp_path: Path) -> None:
+    from memstore import ConfigurationError
+
+    source = MemoryStorage()
+    await source.put("data/a.csv", b"x,y\n")
+    path = tmp_path / "lab.tar"
+    await source.save(path)
+    loaded = await MemoryStorage.load(path, name="loaded-lab")
+    try:
+        assert loaded.name == "loaded-lab"
+        assert MemoryStorage.named("loaded-lab") is loaded
+        assert await MemoryStorage.named("loaded-lab").get_bytes("data/a.csv") == b"x,y\n"
+        sync_view = SyncMemoryStorage.named("loaded-lab")
+        assert sync_view.get_bytes("data/a.csv") == b"x,y\n"
+        # The name is taken: a second load under it fails and leaves the first as it was.
+        with pytest.raises(ConfigurationError, match="'loaded-lab' is open"):
+            await MemoryStorage.load(path, name="loaded-lab")
+        assert MemoryStorage.named("loaded-lab") is loaded
+    finally:
+        await loaded.close()
+    # Closing frees the name.
+    fresh = MemoryStorage.named("loaded-lab")
+    assert await fresh.count() == 0
+    await fresh.close()
+
+
+async def test_load_checks_the_name_before_reading(tmp_path: Path) -> None:
+    from memstore import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="invalid storage name 'Not A Host'"):
+        await MemoryStorage.load(tmp_path / "missing.tar", name="Not A Host")
+
+
+def test_the_sync_load_registers_its_core(tmp_path: Path) -> None:
+    source = SyncMemoryStorage()
+    source.put("k", b"v")
+    path = tmp_path / "s.tar"
+    source.save(path)
+    loaded = SyncMemoryStorage.load(path, name="sync-loaded")
+    try:
+        assert loaded.name == "sync-loaded"
+        assert MemoryStorage.named("sync-loaded") is loaded.async_storage
+    finally:
+        loaded.close()
+    again = MemoryStorage.named("sync-loaded")  # the facade owned the core: closing it freed the name
+    assert await_count(again) == 0
+
+
+def await_count(storage: MemoryStorage) -> int:
+    async def go() -> int:
+        n = await storage.count()
+        await storage.close()
+        return n
+
+    return anyio.run(go)

@@ -25,6 +25,7 @@ from memstore.base import BaseStorage
 from memstore.memory._config import MemoryConfig
 from memstore.memory._engine import Data, Engine, Entry, Prepared, entries_of
 from memstore.memory._faces import AsyncFace
+from memstore.memory._registry import validate_name
 from memstore.types import (
     EMPTY_METADATA,
     LAZY_ETAG_LIMIT,
@@ -338,7 +339,9 @@ class MemoryStorage(AsyncFace, BaseStorage):
         return SaveInfo(target, snapshot.file_count, size)
 
     @classmethod
-    async def load(cls, path: str | os.PathLike[str], config: MemoryConfig | None = None) -> Self:
+    async def load(
+        cls, path: str | os.PathLike[str], config: MemoryConfig | None = None, *, name: str | None = None
+    ) -> Self:
         """A new storage holding the files saved at ``path`` by :meth:`save`.
 
         Every key, its contents, content type, metadata, ETag and modification time
@@ -350,6 +353,9 @@ class MemoryStorage(AsyncFace, BaseStorage):
         Args:
             path: A file written by :meth:`save`.
             config: The new storage's configuration (default: no limit).
+            name: Register the new storage under this name, as :meth:`named` would
+                (``memstore://NAME/...`` URLs then reach it). No open storage may have
+                that name already.
 
         Returns:
             A new, open storage of this class.
@@ -359,10 +365,13 @@ class MemoryStorage(AsyncFace, BaseStorage):
                 corrupted, hostile, or written by a newer format version. It names the
                 path and the problem.
             StorageQuotaExceededError: If the files do not fit ``config.max_size``.
-            TypeError: If ``path`` or ``config`` has the wrong type.
+            ConfigurationError: If ``name`` is not a valid name, or an open storage has it.
+            TypeError: If ``path``, ``config`` or ``name`` has the wrong type.
             OSError: If the file cannot be read (``FileNotFoundError`` ...).
         """
         where = _archive.check_path(path)
+        if name is not None:
+            name = validate_name(name)  # before reading a byte
         if config is not None and not isinstance(config, MemoryConfig):
             raise TypeError(f"config must be a MemoryConfig or None, not {type(config).__name__}")
         max_size = None if config is None else config.max_size
@@ -372,6 +381,8 @@ class MemoryStorage(AsyncFace, BaseStorage):
             engine = storage._open()
             prepared = await offload(_archive.paused, _prepare_loaded, engine, items, f"loading {where!r}")
             engine.install(prepared)
+            if name is not None:
+                storage._register(name)
         except BaseException:
             storage._discard()
             raise

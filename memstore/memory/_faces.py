@@ -17,6 +17,7 @@ from memstore._concurrency import offload
 from memstore._ops import BULK_KEYS, Data, closed_error
 from memstore._portal import Runner, RunnerName, portal_host
 from memstore.exceptions import StorageClosedError
+from memstore.memory import _registry
 from memstore.memory._config import MemoryConfig
 from memstore.memory._engine import Engine, entries_of
 
@@ -60,10 +61,19 @@ def _unexpected(owner: str, options: dict[str, object]) -> TypeError:
     )
 
 
+def _named_repr(text: str, name: str | None) -> str:
+    """``Name(files=...)`` with ``name='lab', `` first inside the parentheses for a named storage."""
+    if name is None:
+        return text
+    head, paren, rest = text.partition("(")
+    return f"{head}{paren}name={name!r}, {rest}"
+
+
 class AsyncFace:
     """Construction and lifecycle of :class:`~memstore.MemoryStorage`."""
 
     _engine: Engine
+    _name: str | None = None  # set once by the registry for a named storage
 
     def __init__(self, config: MemoryConfig | None = None, **unexpected: object) -> None:
         """Create an empty storage.
@@ -82,6 +92,47 @@ class AsyncFace:
         self.config = _config(config, type(self).__name__)
         self._engine = Engine(self.config.max_size)
 
+    @classmethod
+    def named(cls, name: str, config: MemoryConfig | None = None) -> Self:
+        """The storage registered under ``name``, created (empty) on first use.
+
+        Like :func:`logging.getLogger`, for the whole process and every thread: calling
+        it again, from a re-run notebook cell or another module, returns the same
+        storage with its files, and ``memstore://NAME/KEY`` URLs (:mod:`memstore.fsspec`)
+        reach it. The storage stays registered until it is closed; then the name is free
+        and the next call creates a new, empty storage. Storages made with the
+        constructor are anonymous and never registered.
+
+        Args:
+            name: The storage's name: 1 to 63 characters of lowercase ASCII letters,
+                digits, ``-``, ``_`` and ``.``, starting and ending with a letter or a
+                digit, so that it can be the host of a URL (``"lab"``, ``"run-2024.01"``).
+            config: The configuration for a new storage. ``None`` (default) takes an
+                existing storage as it is, or creates one with the default configuration.
+
+        Returns:
+            The named storage.
+
+        Raises:
+            ConfigurationError: If ``name`` breaks the naming rule, or ``config`` is
+                given and differs from the configuration of the existing storage (the
+                message shows both).
+            TypeError: If ``name`` is not a ``str`` or ``config`` not a
+                :class:`~memstore.MemoryConfig` or ``None``.
+        """
+        if config is not None:
+            _config(config, cls.__name__)
+        return _registry.get_or_create(name, config, cls)  # type: ignore[arg-type, return-value]
+
+    @property
+    def name(self) -> str | None:
+        """The name this storage is registered under (:meth:`named`), ``None`` if anonymous."""
+        return self._name
+
+    def __repr__(self) -> str:
+        """``MemoryStorage(name='lab', files=3, used_bytes=1024, max_size=None)``; no name if anonymous."""
+        return _named_repr(super().__repr__(), self._name)
+
     def _open(self) -> Engine:
         """The engine, if this storage is open."""
         engine = self._engine
@@ -98,15 +149,22 @@ class AsyncFace:
         """Drop all contents and refuse further use (idempotent).
 
         Subscribers get one last ``"close"`` event. Every sync twin over this storage
-        (:meth:`~memstore.SyncMemoryStorage.wrap`) is closed with it.
+        (:meth:`~memstore.SyncMemoryStorage.wrap`) is closed with it. A named storage
+        leaves the registry: its name is free again.
         """
         engine = self._engine
         # Dropping many files takes a while: a big storage is closed in a worker thread.
         await offload(engine.close, when=not engine.closed and engine.count_prefix("") >= BULK_KEYS)
+        _registry.forget(self)  # type: ignore[arg-type]
+
+    def _register(self, name: str) -> None:
+        """Register this new storage (made by ``load``) under ``name``; see :meth:`named`."""
+        _registry.register(name, self)  # type: ignore[arg-type]
 
     def _discard(self) -> None:
         """Close a storage that a failed ``load`` made (never handed to anyone)."""
         self._engine.close()
+        _registry.forget(self)  # type: ignore[arg-type]
 
     def __reduce__(self) -> tuple[object, ...]:
         """Pickle with the contents and the config: unpickling gives a new, independent storage.
@@ -178,6 +236,46 @@ class SyncFace:
         self._setup(storage, owns=False, runner=Runner(runner, owner=cls.__name__))
         return self
 
+    @classmethod
+    def named(cls, name: str, config: MemoryConfig | None = None, *, runner: RunnerName = "portal") -> Self:
+        """A synchronous face over the storage registered under ``name``, created on first use.
+
+        The storage is :meth:`MemoryStorage.named(name, config) <memstore.MemoryStorage.named>`:
+        every facade returned for a name, and the async storage itself, share its files.
+        The facade stands for the named storage: closing it closes the storage (every
+        other facade over it too) and frees the name.
+
+        Args:
+            name: The storage's name (1 to 63 characters of lowercase ASCII letters,
+                digits, ``-``, ``_`` and ``.``, starting and ending with a letter or a digit).
+            config: The configuration for a new storage; ``None`` (default) takes an
+                existing storage as it is.
+            runner: Where an async iterable given to ``put`` is consumed (as in the constructor).
+
+        Raises:
+            ConfigurationError: If ``name`` breaks the naming rule, or ``config`` differs
+                from the configuration of the existing storage.
+            TypeError: If ``name`` is not a ``str`` or ``config`` not a
+                :class:`~memstore.MemoryConfig` or ``None``.
+            ValueError: If ``runner`` is not ``"portal"`` or ``"nested"``.
+        """
+        from memstore.memory._async import MemoryStorage
+
+        runner_ = Runner(runner, owner=cls.__name__)
+        core = MemoryStorage.named(name, config)
+        self = cls.__new__(cls)
+        self._setup(core, owns=True, runner=runner_)
+        return self
+
+    @property
+    def name(self) -> str | None:
+        """The name of the storage under this facade (:meth:`named`), ``None`` if anonymous."""
+        return self._core._name
+
+    def __repr__(self) -> str:
+        """``SyncMemoryStorage(name='lab', files=3, used_bytes=1024, max_size=None)``."""
+        return _named_repr(super().__repr__(), self._core._name)
+
     @property
     def async_storage(self) -> MemoryStorage:
         """The async :class:`~memstore.MemoryStorage` this facade runs on (same files)."""
@@ -212,6 +310,10 @@ class SyncFace:
         """
         return (_unpickle, (type(self), self.config, _pickled_items(self), self.runner))
 
+    def _register(self, name: str) -> None:
+        """Register this new storage's core (made by ``load``) under ``name``."""
+        _registry.register(name, self._core)
+
     def close(self) -> None:
         """Close the facade (idempotent).
 
@@ -225,6 +327,7 @@ class SyncFace:
         self._engine = _CLOSED  # reads that skip the check on a hit now miss, then raise
         if self._owns:
             engine.close()
+            _registry.forget(self._core)
         self._release()
 
 

@@ -27,6 +27,7 @@ from memstore.base import SyncBaseStorage
 from memstore.memory._config import MemoryConfig
 from memstore.memory._engine import Data, Engine, Entry, Prepared, entries_of
 from memstore.memory._faces import SyncFace
+from memstore.memory._registry import validate_name
 from memstore.types import (
     EMPTY_METADATA,
     LAZY_ETAG_LIMIT,
@@ -335,7 +336,9 @@ class SyncMemoryStorage(SyncFace, SyncBaseStorage):
         return SaveInfo(target, snapshot.file_count, size)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], config: MemoryConfig | None = None) -> Self:
+    def load(
+        cls, path: str | os.PathLike[str], config: MemoryConfig | None = None, *, name: str | None = None
+    ) -> Self:
         """A new storage holding the files saved at ``path`` by :meth:`save`.
 
         Every key, its contents, content type, metadata, ETag and modification time
@@ -347,6 +350,9 @@ class SyncMemoryStorage(SyncFace, SyncBaseStorage):
         Args:
             path: A file written by :meth:`save`.
             config: The new storage's configuration (default: no limit).
+            name: Register the new storage under this name, as :meth:`named` would
+                (``memstore://NAME/...`` URLs then reach it). No open storage may have
+                that name already.
 
         Returns:
             A new, open storage of this class.
@@ -356,10 +362,13 @@ class SyncMemoryStorage(SyncFace, SyncBaseStorage):
                 corrupted, hostile, or written by a newer format version. It names the
                 path and the problem.
             StorageQuotaExceededError: If the files do not fit ``config.max_size``.
-            TypeError: If ``path`` or ``config`` has the wrong type.
+            ConfigurationError: If ``name`` is not a valid name, or an open storage has it.
+            TypeError: If ``path``, ``config`` or ``name`` has the wrong type.
             OSError: If the file cannot be read (``FileNotFoundError`` ...).
         """
         where = _archive.check_path(path)
+        if name is not None:
+            name = validate_name(name)  # before reading a byte
         if config is not None and not isinstance(config, MemoryConfig):
             raise TypeError(f"config must be a MemoryConfig or None, not {type(config).__name__}")
         max_size = None if config is None else config.max_size
@@ -369,6 +378,8 @@ class SyncMemoryStorage(SyncFace, SyncBaseStorage):
             engine = storage._open()
             prepared = _archive.paused(_prepare_loaded, engine, items, f"loading {where!r}")
             engine.install(prepared)
+            if name is not None:
+                storage._register(name)
         except BaseException:
             storage._discard()
             raise
