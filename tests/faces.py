@@ -125,13 +125,78 @@ def make_factory(
                 # the async client belongs to the test's event loop, which is gone: drop it
                 storage._client = None
                 storage._closed = True
+                if storage._view is not None:
+                    storage._view.close()
 
     return make, close_all
 
 
-def _make_redis(face: str, config: MemoryConfig | None, url: str | None) -> Any:
-    from memstore.redis import RedisConfig, RedisStorage, SyncRedisStorage
+_redis_classes: list[type[Any]] = []
 
+
+def _test_classes() -> tuple[type[Any], type[Any]]:
+    """Redis storages with the memory backend's synchronous ``usage`` property, for the suite.
+
+    The contract suite reads ``storage.usage``, ``storage.prefix_usage()`` and
+    ``storage._engine.reserved_bytes`` (memory-backend queries) between awaits; on Redis
+    they are read from the server through a synchronous client on the same namespace.
+    """
+    if not _redis_classes:
+        from memstore.redis import RedisStorage, SyncRedisStorage
+
+        class LedgerView:
+            def __init__(self, sync: Any) -> None:
+                self.sync = sync
+
+            @property
+            def reserved_bytes(self) -> int:
+                return int(self.sync._command("HGET", self.sync._prefix + "st", "reserved") or 0)
+
+        class TestRedisStorage(RedisStorage):
+            _view: Any = None
+
+            def _sync_view(self) -> Any:
+                self._check_open()
+                if self._view is None:
+                    self._view = SyncRedisStorage(self.config)
+                return self._view
+
+            @property
+            def usage(self) -> Any:
+                return self._sync_view().get_usage()
+
+            def prefix_usage(self) -> Any:
+                return self._sync_view().get_prefix_usage()
+
+            @property
+            def _engine(self) -> Any:
+                return LedgerView(self._sync_view())
+
+            async def close(self) -> None:
+                if self._view is not None:
+                    self._view.close()
+                await super().close()
+
+        class TestSyncRedisStorage(SyncRedisStorage):
+            @property
+            def usage(self) -> Any:
+                return self.get_usage()
+
+            def prefix_usage(self) -> Any:
+                return self.get_prefix_usage()
+
+            @property
+            def _engine(self) -> Any:
+                return LedgerView(self)
+
+        _redis_classes.extend([TestRedisStorage, TestSyncRedisStorage])
+    return _redis_classes[0], _redis_classes[1]
+
+
+def _make_redis(face: str, config: MemoryConfig | None, url: str | None) -> Any:
+    from memstore.redis import RedisConfig, RedisStorage
+
+    async_class, sync_class = _test_classes()
     assert url is not None
     base = config or MemoryConfig()
     redis_config = RedisConfig(
@@ -142,8 +207,8 @@ def _make_redis(face: str, config: MemoryConfig | None, url: str | None) -> Any:
         offload_threshold=base.offload_threshold,
     )
     if face == "async":
-        return RedisStorage(redis_config)
-    return AsyncOverSync(SyncRedisStorage(redis_config), RedisStorage)
+        return async_class(redis_config)
+    return AsyncOverSync(sync_class(redis_config), RedisStorage)
 
 
 def unwrap(storage: Any) -> Any:

@@ -11,11 +11,10 @@ one Lua script (invariant 1; the scripts and the key layout are in ``_scripts.py
 from __future__ import annotations
 
 import builtins
-import contextlib
 import hashlib
 import json
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
@@ -33,7 +32,7 @@ from memstore.exceptions import (
 )
 from memstore.redis._config import RedisConfig
 from memstore.redis._faces import AsyncFace
-from memstore.types import EMPTY_METADATA, DirListing, StorageUsage, StoredFile
+from memstore.types import EMPTY_METADATA, DirListing, StorageEvent, StorageUsage, StoredFile
 
 __all__ = ["RedisConfig", "RedisStorage"]
 
@@ -165,14 +164,20 @@ class RedisStorage(AsyncFace, BaseStorage):
         meta: Mapping[str, str],
         create_only: bool,
         expected: str | None,
+        total: int = 0,
     ) -> StoredFile:
-        """Stage the chunks of ``stream`` under a lease, reserving quota as they come, then commit."""
+        """Stage the chunks of ``stream`` under a lease, reserving quota as they come, then commit.
+
+        Quota is reserved for every chunk received (for ``total`` bytes at once when the
+        size is known), before it is kept; the chunks are staged ``chunk_size`` bytes at
+        a time.
+        """
         chunk_size = self.config.chunk_size
         token = "s" + uuid.uuid4().hex
         hasher = hashlib.md5(usedforsecurity=False)
         pending: builtins.list[bytes] = []
         pending_len = received = staged = 0
-        done = False
+        done = reserving = False
         try:
             async for chunk in stream:
                 part = _chunk_bytes(key, chunk)
@@ -181,27 +186,28 @@ class RedisStorage(AsyncFace, BaseStorage):
                 await offload(hasher.update, part, when=len(part) >= self.config.offload_threshold)
                 pending.append(part)
                 pending_len += len(part)
+                reserved = max(received + pending_len, total)
+                reserving = True  # from here on, a failure aborts the token (even mid-call)
+                if pending_len < chunk_size:
+                    await self._stage(key, token, -1, b"", reserved)
                 while pending_len >= chunk_size:
                     whole = pending[0] if len(pending) == 1 else b"".join(pending)
                     piece, rest = whole[:chunk_size], whole[chunk_size:]
                     pending, pending_len = ([rest] if rest else []), len(rest)
                     received += len(piece)
-                    await self._stage(key, token, staged, piece, received)
+                    await self._stage(key, token, staged, piece, reserved)
                     staged += 1
                 await checkpoint()
             size = received + pending_len
             etag = f'"{hasher.hexdigest()}"'
-            if not staged:  # it fits in one chunk: no staging, one round trip
-                payload = b"".join(pending)
-                file = await self._commit(
-                    key, "", size, etag, content_type, meta, 1 if size else 0, create_only, expected, payload
-                )
-                done = True
-                return file
             if pending_len:
                 received += pending_len
                 await self._stage(key, token, staged, b"".join(pending), received)
                 staged += 1
+            if not staged:  # an empty stream
+                file = await self._commit(key, "", 0, etag, content_type, meta, 0, create_only, expected)
+                done = True
+                return file
             file = await self._commit(
                 key, token, size, etag, content_type, meta, staged, create_only, expected
             )
@@ -210,19 +216,15 @@ class RedisStorage(AsyncFace, BaseStorage):
         finally:
             if not done:
                 await aclose_quietly(stream)
-                if staged:
+                if staged or reserving:
                     await self._abort(token)
 
     async def _stage(self, key: str, token: str, index: int, part: bytes, received: int) -> None:
         """Stage one chunk of a stream (invisible to readers) and reserve the quota it needs."""
-        lease = str(max(1, round(self.config.lease * 1000)))
-        reply = await self._script("STAGE", token, str(index), part, str(received), key, self._limit(), lease)
+        reply = await self._script(
+            "STAGE", token, str(index), part, str(received), key, self._limit(), self._lease()
+        )
         self._raise_for(reply, key, received, None)
-
-    async def _abort(self, token: str) -> None:
-        """Drop what a failed stream staged (best effort: the lease reclaims it otherwise)."""
-        with contextlib.suppress(StorageError):
-            await self._script("ABORT", token)
 
     async def delete(self, key: str, *, if_match: str | None = None) -> None:
         """Delete a file.
@@ -363,23 +365,35 @@ class RedisStorage(AsyncFace, BaseStorage):
         self._check_open()
         key = validate_key(key)
         step = self.config.chunk_size
-        fields, lo, hi, pieces = await self._read(key, start, end, step)
+        token = "r" + uuid.uuid4().hex
+        fields, lo, hi, pieces = await self._read(key, start, end, step, token)
         if hi - lo <= step:
             if hi > lo:
                 yield b"".join(pieces)
             return
-        version, stored_chunk = fields[5].decode(), int(fields[7])
-        for at in range(lo, hi, step):
-            reply = await self._script("RANGE", version, str(stored_chunk), str(at), str(min(at + step, hi)))
-            if reply[0] == b"notfound":
-                raise StorageFileNotFoundError(key)
-            yield b"".join(reply[1])
+        version, stored_chunk, lease = fields[5].decode(), str(int(fields[7])), self._lease()
+        try:
+            for at in range(lo, hi, step):
+                reply = await self._script(
+                    "RANGE", version, stored_chunk, str(at), str(min(at + step, hi)), token, lease
+                )
+                if reply[0] == b"notfound":  # the reader was idle past its lease
+                    raise StorageError(
+                        f"reading {key!r:.80} was idle longer than its lease ({self.config.lease:g} s); "
+                        "get() it again"
+                    )
+                yield b"".join(reply[1])
+        finally:
+            await self._abort(token)  # unpin the version (the lease does it if this never runs)
 
     async def _read(
-        self, key: str, start: int | None, end: int | None, budget: int
+        self, key: str, start: int | None, end: int | None, budget: int, token: str = ""
     ) -> tuple[builtins.list[bytes], int, int, builtins.list[bytes]]:
-        """The fields of ``key``, the resolved range, and its bytes when at most ``budget``."""
-        reply = await self._script("READ", key, _bound(start), _bound(end), str(budget))
+        """The fields of ``key``, the resolved range, and its bytes when at most ``budget``.
+
+        A larger range pins the file's version for ``token`` (under a lease) instead.
+        """
+        reply = await self._script("READ", key, _bound(start), _bound(end), str(budget), token, self._lease())
         if reply[0] == b"notfound":
             raise StorageFileNotFoundError(key)
         return reply[1], int(reply[2]), int(reply[3]), reply[4]
@@ -538,7 +552,23 @@ class RedisStorage(AsyncFace, BaseStorage):
                 break
         return problems
 
+    def subscribe(self, callback: Callable[[StorageEvent], None]) -> Callable[[], None]:
+        """Change notifications are not implemented on Redis yet: the callback is never called.
+
+        Returns a function that unsubscribes (it does nothing). A browser on a Redis
+        storage refreshes when asked.
+
+        Raises:
+            TypeError: If ``callback`` is not callable.
+            StorageClosedError: If the storage is closed.
+        """
+        self._check_open()
+        return super().subscribe(callback)
+
     # ---------------------------------------------------------------- helpers
+    def _lease(self) -> str:
+        return str(max(1, round(self.config.lease * 1000)))
+
     def _limit(self) -> str:
         return "-1" if self.config.max_size is None else str(self.config.max_size)
 

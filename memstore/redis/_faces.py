@@ -180,6 +180,16 @@ class AsyncFace(_Base):
         except Exception as exc:
             raise translate(exc, self.config) from None
 
+    async def _abort(self, token: str) -> None:
+        """Drop what a failed stream staged, or unpin what a read pinned, even when cancelled.
+
+        Best effort: the lease reclaims it when the server cannot be reached now.
+        """
+        import anyio
+
+        with anyio.CancelScope(shield=True), contextlib.suppress(StorageError):
+            await self._script("ABORT", token)
+
     async def close(self) -> None:
         """Close the connection and refuse further use (idempotent). The files stay on the server."""
         with self._lock:
@@ -265,6 +275,14 @@ class SyncFace(_Base):
         return runner.run_put(
             _Core(), key, data, content_type, meta, if_none_match=if_none_match, if_match=if_match
         )
+
+    def _abort(self, token: str) -> None:
+        """Drop what a failed stream staged, or unpin what a read pinned.
+
+        Best effort: the lease reclaims it when the server cannot be reached now.
+        """
+        with contextlib.suppress(StorageError):
+            self._script("ABORT", token)
 
     def close(self) -> None:
         """Close the connection and refuse further use (idempotent). The files stay on the server."""

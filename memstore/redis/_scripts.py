@@ -60,6 +60,12 @@ local function unref(ver, n)
   end
 end
 local function settle(tok, keep_chunks)
+  local pin = redis.call('HGET', P .. 'pin', tok)
+  if pin then
+    local ver, n = string.match(pin, '^(.*)|(%d+)$')
+    redis.call('HDEL', P .. 'pin', tok)
+    unref(ver, tonumber(n))
+  end
   local held = num(redis.call('HGET', P .. 'res', tok))
   if held ~= 0 then redis.call('HINCRBY', P .. 'st', 'reserved', -held) end
   if not keep_chunks then drop_chunks(tok, num(redis.call('HGET', P .. 'stg', tok))) end
@@ -122,6 +128,7 @@ STAGE = (
     _PRELUDE
     + r"""
 -- ARGV: P token index chunk received key max lease_ms
+-- reserves quota up to `received` bytes, then stores chunk `index` (index -1: reserve only)
 local tok, idx = ARGV[2], tonumber(ARGV[3])
 local now_ms = now()
 reclaim(now_ms)
@@ -139,8 +146,12 @@ if want > 0 then
   redis.call('HINCRBY', P .. 'st', 'reserved', want)
   redis.call('HINCRBY', P .. 'res', tok, want)
 end
-redis.call('SET', P .. 'c:' .. tok .. ':' .. idx, ARGV[4])
-redis.call('HSET', P .. 'stg', tok, idx + 1)
+if idx >= 0 then
+  redis.call('SET', P .. 'c:' .. tok .. ':' .. idx, ARGV[4])
+  redis.call('HSET', P .. 'stg', tok, idx + 1)
+elseif redis.call('HEXISTS', P .. 'stg', tok) == 0 then
+  redis.call('HSET', P .. 'stg', tok, 0)
+end
 redis.call('ZADD', P .. 'lease', now_ms + tonumber(ARGV[8]), tok)
 return {'ok'}
 """
@@ -282,7 +293,8 @@ return {'ok', folders, rows(files, {})}
 READ = (
     _PRELUDE
     + r"""
--- ARGV: P key start end budget: a file's fields, and data[start:end] when it is at most budget bytes
+-- ARGV: P key start end budget token lease_ms: a file's fields, and data[start:end] when it is
+-- at most budget bytes; else the version is pinned for token (until ABORT, or the lease ends)
 local f = redis.call('HMGET', P .. 'f:' .. ARGV[2], unpack(FIELDS))
 if not f[1] then return {'notfound'} end
 local size = tonumber(f[1])
@@ -311,6 +323,12 @@ if hi > lo and (budget < 0 or hi - lo <= budget) then
     if i == last then b = hi - 1 - i * cs end
     pieces[#pieces + 1] = redis.call('GETRANGE', P .. 'c:' .. f[6] .. ':' .. i, a, b)
   end
+elseif hi > lo then
+  local now_ms = now()
+  reclaim(now_ms)
+  redis.call('HINCRBY', P .. 'rc', f[6], 1)
+  redis.call('HSET', P .. 'pin', ARGV[6], f[6] .. '|' .. f[7])
+  redis.call('ZADD', P .. 'lease', now_ms + tonumber(ARGV[7]), ARGV[6])
 end
 return {'ok', f, lo, hi, pieces}
 """
@@ -319,8 +337,9 @@ return {'ok', f, lo, hi, pieces}
 RANGE = (
     _PRELUDE
     + r"""
--- ARGV: P ver cs lo hi: bytes lo..hi of one version, or 'notfound' once it was replaced
-if not redis.call('HGET', P .. 'rc', ARGV[2]) then return {'notfound'} end
+-- ARGV: P ver cs lo hi token lease_ms: bytes lo..hi of a version pinned by token (renews the pin)
+if not redis.call('HGET', P .. 'pin', ARGV[6]) then return {'notfound'} end
+redis.call('ZADD', P .. 'lease', 'XX', now() + tonumber(ARGV[7]), ARGV[6])
 local cs, lo, hi = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local pieces = {}
 local first, last = math.floor(lo / cs), math.floor((hi - 1) / cs)
@@ -363,6 +382,11 @@ end
 local st = redis.call('HMGET', P .. 'st', 'used', 'count', 'reserved')
 if num(st[1]) ~= used then report('ledger says ' .. num(st[1]) .. ' bytes used, files hold ' .. used) end
 if num(st[2]) ~= #keys then report('ledger says ' .. num(st[2]) .. ' files, the index holds ' .. #keys) end
+local pins = redis.call('HVALS', P .. 'pin')
+for _, pin in ipairs(pins) do
+  local ver = string.match(pin, '^(.*)|%d+$')
+  refs[ver] = (refs[ver] or 0) + 1
+end
 local rc = redis.call('HGETALL', P .. 'rc')
 for i = 1, #rc, 2 do
   if tonumber(rc[i + 1]) ~= (refs[rc[i]] or 0) then
