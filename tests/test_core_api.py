@@ -550,6 +550,7 @@ async def test_async_context_manager_closes(make: Make) -> None:
         await storage.get_bytes("a")
 
 
+@memory_only("checks the memory classes' bases (tests/test_redis.py checks the Redis ones)")
 async def test_is_a_storage(make: Make) -> None:
     storage = unwrap(make())
     if isinstance(storage, SyncMemoryStorage):

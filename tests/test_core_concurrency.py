@@ -255,6 +255,7 @@ async def test_concurrent_moves_and_copies_between_the_same_keys(make: Make) -> 
 # ---------------------------------------------------------------------- threads
 
 
+@memory_only("one async storage on several event loops: a RedisStorage's client belongs to one loop")
 @pytest.mark.parametrize("backends", [("asyncio",), ("trio",), ("asyncio", "trio")], ids="+".join)
 def test_many_threads_with_their_own_loops(backends: tuple[str, ...], make: Make) -> None:
     max_size = 3000
