@@ -188,9 +188,9 @@ class SyncRedisStorage(SyncFace, SyncBaseStorage):
                 pending.append(part)
                 pending_len += len(part)
                 reserved = max(received + pending_len, total)
+                reserving = True  # from here on, a failure aborts the token (even mid-call)
                 if pending_len < chunk_size:
                     self._stage(key, token, -1, b"", reserved)
-                    reserving = True
                 while pending_len >= chunk_size:
                     whole = pending[0] if len(pending) == 1 else b"".join(pending)
                     piece, rest = whole[:chunk_size], whole[chunk_size:]
