@@ -54,6 +54,16 @@ need_chromium() {  # the browser tests drive Debian's Chromium through Playwrigh
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
 }
 
+need_redis() {  # the Redis backend's tests start Debian's redis-server (one per test session)
+  if command -v redis-server >/dev/null; then return 0; fi
+  echo "== installing Debian's redis-server (for the Redis backend's tests)"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
+  # the package may start a system service on port 6379: the tests never use it
+}
+
 python_for() {  # python_for 3.X: print a python3.X that runs here, or fail
   local version=$1 exe release
   exe=$(command -v "python$version") || return 1
@@ -100,6 +110,7 @@ case "$cmd" in
   test)
     setup test,docs,bench
     need_chromium
+    need_redis
     check
     echo "== docs";    "$VPY" -m sphinx -W --keep-going -q -b html docs docs/_build/html
     echo "== pytest";  "$VPY" -m pytest --cov --cov-report=term "$@"

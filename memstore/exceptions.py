@@ -12,6 +12,7 @@ __all__ = [
     "ConfigurationError",
     "InvalidKeyError",
     "StorageClosedError",
+    "StorageConnectionError",
     "StorageError",
     "StorageFileExistsError",
     "StorageFileNotFoundError",
@@ -193,3 +194,24 @@ class StorageFormatError(StorageError):
     def __reduce__(self) -> tuple[type[StorageFormatError], tuple[str, str]]:
         """Support pickling."""
         return (type(self), (self.path, self.problem))
+
+
+class StorageConnectionError(StorageError):
+    """Raised when a storage cannot reach its server (down, unreachable, or too slow to answer).
+
+    The message names the server's address, never its password. A write cut by a lost
+    connection was applied wholly or not at all: read the key to know which.
+
+    Attributes:
+        address: The server's address, without credentials (``redis://host:port/db``).
+    """
+
+    def __init__(self, address: str, reason: str) -> None:
+        """Create the error for the server at ``address`` (credentials already removed)."""
+        self.address = address
+        self.reason = reason
+        super().__init__(f"cannot reach the storage server at {address}: {reason}")
+
+    def __reduce__(self) -> tuple[type[StorageConnectionError], tuple[str, str]]:
+        """Support pickling."""
+        return (type(self), (self.address, self.reason))

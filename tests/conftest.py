@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.faces import FACES, Make, make_factory
+from tests.faces import BACKENDS, FACES, Make, make_factory
+from tests.redis_server import RedisServer, redis_server_or_skip
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -24,9 +25,26 @@ def face(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One fresh redis-server for the session (skips, or fails in CI, without redis-server)."""
+    with redis_server_or_skip() as server:
+        yield server
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The backend under test: ``"memory"`` or ``"redis"`` (tests marked memory_only skip Redis)."""
+    marker = request.node.get_closest_marker("memory_only")
+    if request.param != "memory" and marker is not None:
+        pytest.skip(f"memory backend only: {marker.kwargs.get('reason', '')}")
+    return str(request.param)
+
+
 @pytest.fixture
-def make(face: str) -> Iterator[Make]:
-    """``make(config=None)``: a new storage of the face under test, with the async API."""
-    factory, close_all = make_factory(face)
+def make(face: str, backend: str, request: pytest.FixtureRequest) -> Iterator[Make]:
+    """``make(config=None)``: a new storage of the face and backend under test, with the async API."""
+    url = request.getfixturevalue("redis_server").url if backend == "redis" else None
+    factory, close_all = make_factory(face, backend, url)
     yield factory
     close_all()

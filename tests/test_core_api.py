@@ -38,7 +38,7 @@ from memstore import (
     SyncMemoryStorage,
     SyncStorage,
 )
-from tests.faces import Make, class_name, unwrap
+from tests.faces import Make, class_name, memory_only, unwrap
 
 pytestmark = pytest.mark.anyio
 
@@ -321,6 +321,7 @@ async def test_list_limit_zero_yields_nothing(make: Make) -> None:
     assert await keys_of(storage, "a", limit=0) == []
 
 
+@memory_only("inspects the memory engine's pages (storage._engine.list_page)")
 async def test_list_limit_stops_early(monkeypatch: pytest.MonkeyPatch, make: Make) -> None:
     storage = make()
     for i in range(2000):
@@ -379,6 +380,7 @@ async def test_list_while_writing_does_not_break(make: Make) -> None:
 # ---------------------------------------------------------------- url / info
 
 
+@memory_only("memory:// URLs are the memory backend's")
 async def test_url(make: Make) -> None:
     storage = make()
     assert await storage.url("test.txt") == "memory://test.txt"
@@ -524,6 +526,7 @@ async def test_close_then_everything_raises_closed(make: Make) -> None:
     assert isinstance(StorageClosedError("x"), StorageError)
 
 
+@memory_only("close() of the memory engine drops the contents under a running stream")
 async def test_close_during_a_stream_stores_nothing(make: Make) -> None:
     storage = make()
 
@@ -547,6 +550,7 @@ async def test_async_context_manager_closes(make: Make) -> None:
         await storage.get_bytes("a")
 
 
+@memory_only("checks the memory classes' bases (tests/test_redis.py checks the Redis ones)")
 async def test_is_a_storage(make: Make) -> None:
     storage = unwrap(make())
     if isinstance(storage, SyncMemoryStorage):
@@ -717,6 +721,7 @@ class Kind(str, enum.Enum):
     OWNER = "owner"
 
 
+@memory_only("asserts a memory:// URL")
 async def test_str_enum_arguments_are_stored_by_value(make: Make) -> None:
     storage = make()
     assert str(Kind.REPORT) != Kind.REPORT.value  # str() of a str enum is not its value
@@ -795,6 +800,7 @@ async def test_usage_unlimited(make: Make) -> None:
 # ------------------------------------------------------------------- events
 
 
+@memory_only("events: RedisStorage.subscribe() has no change notifications yet (the base default)")
 async def test_subscribe_delivers_an_event_after_every_change(make: Make) -> None:
     storage = make()
     events: list[StorageEvent] = []
@@ -832,6 +838,7 @@ async def test_subscribe_delivers_an_event_after_every_change(make: Make) -> Non
     unsubscribe()  # safe twice
 
 
+@memory_only("events: RedisStorage.subscribe() has no change notifications yet (the base default)")
 async def test_failed_writes_emit_no_event(make: Make) -> None:
     storage = make(MemoryConfig(max_size=5))
     events: list[StorageEvent] = []
@@ -855,6 +862,7 @@ async def _failing_stream() -> AsyncIterator[bytes]:
     raise RuntimeError("boom")
 
 
+@memory_only("events: RedisStorage.subscribe() has no change notifications yet (the base default)")
 async def test_a_raising_subscriber_does_not_break_the_write(
     caplog: pytest.LogCaptureFixture, make: Make
 ) -> None:
@@ -876,6 +884,7 @@ async def test_a_raising_subscriber_does_not_break_the_write(
     assert any(r.exc_info and r.exc_info[0] is ValueError for r in caplog.records)
 
 
+@memory_only("events: RedisStorage.subscribe() has no change notifications yet (the base default)")
 async def test_unsubscribing_one_callback_keeps_the_others(make: Make) -> None:
     storage = make()
     a: list[str] = []
@@ -889,6 +898,7 @@ async def test_unsubscribing_one_callback_keeps_the_others(make: Make) -> None:
     assert b == ["put", "delete"]
 
 
+@memory_only("events: RedisStorage.subscribe() has no change notifications yet (the base default)")
 async def test_events_come_from_the_thread_that_made_the_change(make: Make) -> None:
     storage = make()
     threads: list[int] = []
@@ -935,6 +945,7 @@ async def test_errors_pickle(make: Make) -> None:
     assert pickle.loads(pickle.dumps(missing.value)).key == "nope"
 
 
+@memory_only("events: RedisStorage.subscribe() has no change notifications yet (the base default)")
 @pytest.mark.anyio
 async def test_close_sends_one_last_close_event(make: Make) -> None:
     storage = make()

@@ -23,7 +23,7 @@ from memstore import (
     StorageUsage,
     StoredFile,
 )
-from tests.faces import Make, async_only
+from tests.faces import Make, async_only, memory_only
 
 pytestmark = pytest.mark.anyio
 
@@ -316,6 +316,7 @@ async def loop_ticks_during(op: Callable[[], Awaitable[object]]) -> int:
     return during
 
 
+@memory_only("counts event-loop ticks of an in-process put; a network put always yields")
 @async_only("measures the caller's event loop, which a sync call blocks by design")
 @pytest.mark.parametrize("kind", ["bytes", "bytearray", "stream"])
 async def test_a_large_put_keeps_the_event_loop_running(kind: str, make: Make) -> None:
@@ -358,6 +359,7 @@ async def test_a_stream_of_many_small_chunks_lets_other_tasks_run(make: Make) ->
     assert (await storage.info("k")).size == MiB
 
 
+@memory_only("counts event-loop ticks of an in-process put; a network put always yields")
 async def test_a_small_put_stays_inline(make: Make) -> None:
     storage = make()
     assert await loop_ticks_during(lambda: storage.put("small", b"s" * 1024)) == 0

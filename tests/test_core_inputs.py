@@ -26,7 +26,7 @@ from memstore import (
     StoredFile,
     validate_key,
 )
-from tests.faces import Make
+from tests.faces import Make, memory_only
 
 Call = Callable[[MemoryStorage], Any]
 State = tuple[list[StoredFile], dict[str, bytes], StorageUsage, list[PrefixUsage], int]
@@ -440,6 +440,7 @@ def test_bad_config(kwargs: dict[str, Any], error: type[Exception], expected: li
         assert isinstance(info.value, StorageError)
 
 
+@memory_only("MemoryConfig is the memory backend's (tests/test_redis.py checks RedisConfig)")
 @pytest.mark.parametrize("config", [{"max_size": 1}, 5, "max_size=1"])
 def test_storage_needs_a_memory_config(config: object, make: Make) -> None:
     with pytest.raises(TypeError, match="config must be a MemoryConfig"):

@@ -28,7 +28,7 @@ from memstore import (
     validate_key,
 )
 from memstore.types import LAZY_ETAG_LIMIT
-from tests.faces import Make, unwrap
+from tests.faces import Make, memory_only, unwrap
 
 pytestmark = pytest.mark.anyio
 
@@ -56,6 +56,7 @@ def md5(data: bytes) -> str:
     return '"' + hashlib.md5(data).hexdigest() + '"'
 
 
+@memory_only("counts references to in-process bytes")
 @pytest.mark.parametrize("how", ["delete", "overwrite", "move-over", "clear", "close"])
 async def test_a_held_stored_file_does_not_keep_deleted_contents_alive(make: Make, how: str) -> None:
     storage = make()
@@ -133,6 +134,7 @@ async def test_a_listing_interrupted_by_close_raises_closed(make: Make) -> None:
 
 
 # ---------------------------------------------------- 11: close is the last event
+@memory_only("events: RedisStorage.subscribe() has no change notifications yet (the base default)")
 async def test_close_is_delivered_after_the_events_of_earlier_writes(make: Make) -> None:
     storage = make()
     core = unwrap(storage)
@@ -191,6 +193,7 @@ def test_huge_config_values_are_refused_at_construction(kwargs: dict[str, int], 
         MemoryConfig(**kwargs)
 
 
+@memory_only("MemoryConfig's limits (a 1 GiB chunk is over a Redis string's 512 MiB)")
 async def test_the_largest_accepted_values_work(make: Make) -> None:
     storage = make(MemoryConfig(max_size=2**63 - 1, chunk_size=2**30, offload_threshold=2**63 - 1))
     await storage.put("a", b"abc")

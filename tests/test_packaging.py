@@ -98,6 +98,28 @@ def test_the_adapters_are_in_their_extras() -> None:
     assert requirement_map(extras["zarr"])["zarr"] == ">=3"
 
 
+def test_memstore_redis_imports_the_client_only_to_connect() -> None:
+    code = (
+        "import sys\n"
+        "import memstore, memstore.redis\n"
+        "config = memstore.redis.RedisConfig('redis://u:secret@db.example:6390/2', namespace='n')\n"
+        "names = ('glide', 'glide_sync', 'glide_shared')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in names))\n"
+        "print(repr(config))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    modules, shown = done.stdout.split("\n")[:2]
+    assert modules == "[]"
+    assert "secret" not in shown
+    assert "redis://u@db.example:6390/2" in shown
+
+
+def test_the_redis_extra_brings_both_faces_of_the_client() -> None:
+    extra = requirement_map(PYPROJECT["project"]["optional-dependencies"]["redis"])
+    assert sorted(extra) == ["valkey-glide", "valkey-glide-sync"]
+
+
 def test_public_api_is_curated_and_documented() -> None:
     for name in memstore.__all__:
         obj = getattr(memstore, name)
@@ -112,6 +134,7 @@ def test_public_api_is_curated_and_documented() -> None:
         "InvalidKeyError",
         "ConfigurationError",
         "StorageClosedError",
+        "StorageConnectionError",
     }
     assert exceptions <= set(memstore.__all__)
     assert issubclass(memstore.InvalidKeyError, ValueError)

@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAIRS: tuple[tuple[str, str], ...] = (
     ("memstore/base/_async.py", "memstore/base/_sync.py"),
     ("memstore/memory/_async.py", "memstore/memory/_sync.py"),
+    ("memstore/redis/_async.py", "memstore/redis/_sync.py"),
 )
 """Every (async source, generated sync file) pair, relative to the repository root."""
 
@@ -54,6 +55,7 @@ NAMES: dict[str, str] = {
     "BaseStorage": "SyncBaseStorage",
     "Storage": "SyncStorage",
     "AsyncFace": "SyncFace",
+    "RedisStorage": "SyncRedisStorage",
     # types
     "AsyncIterator": "Iterator",
     "AsyncIterable": "Iterable",

@@ -1,0 +1,293 @@
+"""The hand-written part of each face of the Redis backend: the client, its errors, the lifecycle.
+
+Both faces talk to the server through valkey-glide: :class:`AsyncFace` through its async
+client (``glide``, which runs on asyncio and trio), :class:`SyncFace` through its
+synchronous twin (``glide_sync``). Each face has the same three doors to the server,
+``_script``, ``_command`` and ``close``, so everything else is written once in
+``_async.py`` and generated into ``_sync.py`` (docs/guides/design.md, "One async→sync
+path"). The client connects on first use, and that first use checks that the server
+cannot evict keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import AsyncIterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from memstore._ops import closed_error
+from memstore.exceptions import ConfigurationError, StorageConnectionError, StorageError
+from memstore.redis import _scripts
+from memstore.redis._config import RedisConfig
+from memstore.types import StoredFile
+
+if TYPE_CHECKING:
+    from glide_shared.config import GlideClientConfiguration
+
+__all__ = ["SAFE_POLICIES", "AsyncFace", "SyncFace"]
+
+SAFE_POLICIES = frozenset({"noeviction", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"})
+"""``maxmemory-policy`` values that never evict memstore's keys (they have no expiry)."""
+
+_SCRIPTS = {name: getattr(_scripts, name) for name in _scripts.__all__}
+
+
+def _config(config: object) -> RedisConfig:
+    if config is None:
+        return RedisConfig()
+    if not isinstance(config, RedisConfig):
+        raise TypeError(f"config must be a RedisConfig or None, not {type(config).__name__}")
+    return config
+
+
+def _glide_config(config: RedisConfig) -> GlideClientConfiguration:
+    from glide_shared.config import (
+        AdvancedGlideClientConfiguration,
+        GlideClientConfiguration,
+        NodeAddress,
+        ServerCredentials,
+    )
+
+    address = config._address
+    if address.unix_socket is not None:
+        node = NodeAddress(unix_socket_path=address.unix_socket)
+    else:
+        node = NodeAddress(address.host or "127.0.0.1", address.port)
+    credentials = None
+    if address.password is not None:
+        credentials = ServerCredentials(address.password, address.username)
+    return GlideClientConfiguration(
+        [node],
+        use_tls=address.tls,
+        credentials=credentials,
+        database_id=address.db,
+        request_timeout=max(1, round(config.timeout * 1000)),
+        client_name="memstore",
+        advanced_config=AdvancedGlideClientConfiguration(
+            connection_timeout=max(1, round(config.connect_timeout * 1000))
+        ),
+    )
+
+
+def translate(exc: Exception, config: RedisConfig) -> StorageError:
+    """A glide error as a memstore error naming the server (never its password)."""
+    from glide_shared.exceptions import ClosingError, ConnectionError, TimeoutError
+
+    text = str(exc)
+    password = config._address.password
+    if password:
+        text = text.replace(password, "***")
+    if isinstance(exc, (ClosingError, ConnectionError, TimeoutError)):
+        return StorageConnectionError(config.address, f"{type(exc).__name__}: {text}")
+    return StorageError(f"the Redis server at {config.address} refused a command: {text}")
+
+
+def _check_policy(reply: object, config: RedisConfig) -> None:
+    """Refuse a server that may evict keys: it would lose files and break the quota ledger."""
+    policy = None
+    if isinstance(reply, dict):
+        for value in reply.values():
+            policy = value.decode() if isinstance(value, bytes) else str(value)
+    elif isinstance(reply, list) and len(reply) == 2:
+        value = reply[1]
+        policy = value.decode() if isinstance(value, bytes) else str(value)
+    if policy is not None and policy not in SAFE_POLICIES:
+        raise ConfigurationError(
+            f"the Redis server at {config.address} has maxmemory-policy {policy!r}, which can evict "
+            "keys and would silently lose files and break the quota ledger: set it to 'noeviction' "
+            "(redis-cli CONFIG SET maxmemory-policy noeviction)"
+        )
+
+
+class _Base:
+    """What both faces share: the settings, the key names, the closed flag."""
+
+    config: RedisConfig
+
+    def __init__(self, config: RedisConfig | None = None) -> None:
+        """Create a storage on the namespace of ``config`` (connects on first use).
+
+        Args:
+            config: The server, namespace and limits (:class:`~memstore.redis.RedisConfig`);
+                defaults to ``redis://127.0.0.1:6379/0``, namespace ``"memstore"``.
+
+        Raises:
+            TypeError: If ``config`` is not a :class:`~memstore.redis.RedisConfig` or ``None``.
+        """
+        self.config = _config(config)
+        self._prefix = f"ms:{{{self.config.namespace}}}:"
+        self._closed = False
+        self._lock = threading.Lock()
+        self._client: Any = None
+        self._scripts: dict[str, Any] = {}
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise closed_error(self)
+
+
+class AsyncFace(_Base):
+    """Construction, connection and lifecycle of :class:`~memstore.redis.RedisStorage`."""
+
+    async def _connect(self) -> Any:
+        """The client, connected (and the server's eviction policy checked) on first use."""
+        self._check_open()
+        client = self._client
+        if client is not None:
+            return client
+        from glide import GlideClient, Script
+
+        try:
+            client = await GlideClient.create(_glide_config(self.config))
+            reply = await client.custom_command(["CONFIG", "GET", "maxmemory-policy"])
+        except StorageError:
+            raise
+        except Exception as exc:
+            raise translate(exc, self.config) from None
+        try:
+            _check_policy(reply, self.config)
+        except BaseException:
+            await client.close()
+            raise
+        with self._lock:
+            if self._client is None and not self._closed:
+                self._scripts = {name: Script(source) for name, source in _SCRIPTS.items()}  # type: ignore[no-untyped-call]
+                self._client, client = client, None
+        if client is not None:  # another task connected first, or the storage closed
+            await client.close()
+        self._check_open()
+        return self._client
+
+    async def _script(self, name: str, *args: str | bytes) -> Any:
+        """Run the script ``name`` with ``ARGV = [prefix, *args]``; its reply."""
+        client = await self._connect()
+        try:
+            return await client.invoke_script(self._scripts[name], keys=[], args=[self._prefix, *args])
+        except Exception as exc:
+            raise translate(exc, self.config) from None
+
+    async def _command(self, *args: str | bytes) -> Any:
+        """Run one Redis command; its reply."""
+        client = await self._connect()
+        try:
+            return await client.custom_command(list(args))
+        except Exception as exc:
+            raise translate(exc, self.config) from None
+
+    async def _abort(self, token: str) -> None:
+        """Drop what a failed stream staged, or unpin what a read pinned, even when cancelled.
+
+        Best effort: the lease reclaims it when the server cannot be reached now.
+        """
+        import anyio
+
+        with anyio.CancelScope(shield=True), contextlib.suppress(StorageError):
+            await self._script("ABORT", token)
+
+    async def close(self) -> None:
+        """Close the connection and refuse further use (idempotent). The files stay on the server."""
+        with self._lock:
+            client, self._client, self._closed = self._client, None, True
+        if client is not None:
+            with contextlib.suppress(Exception):  # a dead connection is closed enough
+                await client.close()
+
+
+class SyncFace(_Base):
+    """Construction, connection and lifecycle of :class:`~memstore.redis.SyncRedisStorage`."""
+
+    def _connect(self) -> Any:
+        """The client, connected (and the server's eviction policy checked) on first use."""
+        self._check_open()
+        client = self._client
+        if client is not None:
+            return client
+        from glide_sync import GlideClient, Script
+
+        try:
+            client = GlideClient.create(_glide_config(self.config))
+            reply = client.custom_command(["CONFIG", "GET", "maxmemory-policy"])
+        except StorageError:
+            raise
+        except Exception as exc:
+            raise translate(exc, self.config) from None
+        try:
+            _check_policy(reply, self.config)
+        except BaseException:
+            client.close()
+            raise
+        with self._lock:
+            if self._client is None and not self._closed:
+                self._scripts = {name: Script(source) for name, source in _SCRIPTS.items()}  # type: ignore[no-untyped-call]
+                self._client, client = client, None
+        if client is not None:  # another thread connected first, or the storage closed
+            client.close()
+        self._check_open()
+        return self._client
+
+    def _script(self, name: str, *args: str | bytes) -> Any:
+        """Run the script ``name`` with ``ARGV = [prefix, *args]``; its reply."""
+        client = self._connect()
+        try:
+            return client.invoke_script(self._scripts[name], keys=[], args=[self._prefix, *args])
+        except Exception as exc:
+            raise translate(exc, self.config) from None
+
+    def _command(self, *args: str | bytes) -> Any:
+        """Run one Redis command; its reply."""
+        client = self._connect()
+        try:
+            return client.custom_command(list(args))
+        except Exception as exc:
+            raise translate(exc, self.config) from None
+
+    def _put_async_stream(
+        self,
+        key: str,
+        data: AsyncIterable[Any],
+        content_type: str,
+        meta: Mapping[str, str],
+        if_none_match: str | None,
+        if_match: str | None,
+    ) -> StoredFile:
+        """Put an async stream: an async storage on the same namespace reads it on the portal.
+
+        Only an event loop can read an async stream, so it is read and committed on
+        memstore's blocking portal.
+        """
+        from memstore._portal import Runner
+        from memstore.redis._async import RedisStorage
+
+        config = self.config
+
+        class _Core:
+            async def put(self, key: str, data: Any, **kwargs: Any) -> StoredFile:
+                async with RedisStorage(config) as storage:
+                    return await storage.put(key, data, **kwargs)
+
+        runner = Runner(owner=type(self).__name__)
+        return runner.run_put(
+            _Core(), key, data, content_type, meta, if_none_match=if_none_match, if_match=if_match
+        )
+
+    def _abort(self, token: str) -> None:
+        """Drop what a failed stream staged, or unpin what a read pinned.
+
+        Best effort: the lease reclaims it when the server cannot be reached now.
+        """
+        with contextlib.suppress(StorageError):
+            self._script("ABORT", token)
+
+    def close(self) -> None:
+        """Close the connection and refuse further use (idempotent). The files stay on the server."""
+        with self._lock:
+            client, self._client, self._closed = self._client, None, True
+        if client is not None:
+            with contextlib.suppress(Exception):  # a dead connection is closed enough
+                client.close()
