@@ -33,7 +33,12 @@ from memstore import (
 )
 from tests.faces import AsyncOverSync, Make, unwrap
 
-pytestmark = pytest.mark.anyio
+pytestmark = [
+    pytest.mark.anyio,
+    # save/load/snapshot/restore/pickling are the memory backend's so far (issue 12 lists
+    # them for Redis through the contract: not built yet).
+    pytest.mark.memory_only(reason="persistence is built for the memory backend only"),
+]
 
 
 def md5_etag(data: bytes) -> str:
