@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nran {number} cells in {elapsed:.1f} s")
     print(f"executed notebook: {_shown(executed)}")
     print(f"HTML copy:         {_shown(page)}")
-    print("next: ./dev.sh notebooks opens all five tutorials in JupyterLab")
+    print("next: ./dev.sh notebooks opens every tutorial in JupyterLab")
     return 0
 
 
