@@ -133,7 +133,7 @@ class _Memstore(_Peer):
             "list (every key)": listing,
             "list_dir (a folder of every key)": lambda: s.list_dir(prefix),
             "delete_prefix (every key)": lambda: s.delete_prefix(prefix),
-            "clear (every key)": s.clear,
+            "clear (every key)": lambda: s.clear(),
         }
 
 
@@ -142,7 +142,9 @@ def bytes_of(blob: memoryview) -> bytes:
     return blob.tobytes()
 
 
-class _Reference(_Peer):
+class _Reference(_Memstore):
+    """The reference has the same API (its async put, get, get_bytes, copy, list)."""
+
     name = "reference"
 
     def __init__(self) -> None:
@@ -150,47 +152,10 @@ class _Reference(_Peer):
 
         self.storage: Any = ReferenceStorage()
 
-    async def setup_file(self, key: str, blob: memoryview, chunk: int) -> None:
-        await self.storage.put(key, _chunks(blob, chunk))
-
-    def calls(self, blob: memoryview, chunk: int) -> dict[str, Callable[[], Awaitable[Any]] | None]:
-        s = self.storage
-        data = bytes_of(blob)
-
-        async def iterate() -> int:
-            n = 0
-            async for part in s.get("file"):
-                n += len(part)
-            return n
-
-        return {
-            "put 1 file (bytes)": lambda: s.put("put-bytes", data),
-            "put 1 file (streamed)": lambda: s.put("put-stream", _chunks(blob, chunk)),
-            "get (iterated)": iterate,
-            "get_bytes": lambda: s.get_bytes("file"),
-            "copy": lambda: s.copy("file", "file-copy"),
-        }
-
-    async def fill(self, prefix: str, n: int) -> None:
-        put = self.storage.put
-        for i in range(n):
-            await put(f"{prefix}k{i:08d}", b"x")
-
     def key_calls(self, prefix: str) -> dict[str, Callable[[], Awaitable[Any]] | None]:
-        s = self.storage
-
-        async def listing() -> int:
-            n = 0
-            async for _ in s.list(prefix):
-                n += 1
-            return n
-
-        return {
-            "list (every key)": listing,
-            "list_dir (a folder of every key)": None,
-            "delete_prefix (every key)": None,
-            "clear (every key)": None,
-        }
+        calls = super().key_calls(prefix)
+        # No list_dir, delete_prefix or clear in the reference's API.
+        return {name: call if name == "list (every key)" else None for name, call in calls.items()}
 
 
 class _Obstore(_Peer):
