@@ -16,6 +16,7 @@ from benchmarks.listing import run_list
 from benchmarks.objects import run_create, run_list_dir, run_range
 from benchmarks.persistence import run_persist
 from benchmarks.put_get import run_get, run_put
+from benchmarks.put_parts import run_put_parts
 from benchmarks.quota import run_quota
 from benchmarks.stalls import run_stalls
 from benchmarks.streaming import run_stream
@@ -47,6 +48,11 @@ class Scenario:
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("put", "put 1 KiB, fresh store and with 100k keys present (all stores)", run_async=run_put),
+    Scenario(
+        "put_parts",
+        "where one sync put goes: each step timed beside the whole put and obstore's",
+        run_sync=run_put_parts,
+    ),
     Scenario("get", "get_bytes 1 KiB (all stores)", run_async=run_get),
     Scenario("quota", "put with max_size at 1k vs 100k keys", run_async=run_quota),
     Scenario("list", "list a prefix of 1,000 keys at 1k..1M keys; the scaling plot", run_async=run_list),
