@@ -7,7 +7,8 @@ by the count, minus the 100 bytes of payload: so the figure includes the key str
 the ``bytes`` object header and everything the store keeps per file.
 
 Issue 2's target: memstore below the reference (about 510 B here). A plain dict entry
-(about 130 B) is the floor. fsspec is pure Python and shown for context; obstore and
+(about 130 B) is the floor. Issue 14's: at most 325 B per object, so that making
+put faster never makes files bigger. fsspec is pure Python and shown for context; obstore and
 opendal keep their data in Rust, out of ``tracemalloc``'s sight, so they are left out.
 """
 
@@ -59,6 +60,16 @@ async def run_footprint(config: Config) -> ScenarioResult:
             1.0,
             op="<",
             detail=f"{per['memstore']:.0f} B vs {per['reference']:.0f} B (dict entry {per['dict']:.0f} B)",
+        )
+    )
+    result.checks.append(  # issue 14: put got faster without memory per object growing
+        Check(
+            "memory per object: memstore (bytes, minus payload)",
+            per["memstore"],
+            325.0,
+            unit="B",
+            detail=f"dict entry {per['dict']:.0f} B; the reference {per['reference']:.0f} B",
+            issue=14,
         )
     )
     return result

@@ -10,7 +10,8 @@ checked there, since per-file metadata dwarfs a 10 B payload). Issue 11's target
   builds a new store, so about 1.0x is the floor; a save copies nothing, so about 0x);
 * the event loop never stalls 20 ms or more during ``save``, ``load`` and ``restore``: a
   heartbeat task sleeping 1 ms in a loop records the longest gap between its beats (the
-  median of three untraced runs is checked, the worst is shown beside it).
+  median of three untraced runs is checked, the worst is shown beside it). Issue 14
+  checks the same bound on the worst of the three runs.
 
 No peer saves or loads a store (see the comparison page), so the anchor is the naive way
 of persisting a ``dict`` of ``bytes`` with the standard library: ``pickle.dump`` and
@@ -204,6 +205,19 @@ async def run_persist(config: Config) -> ScenarioResult:
                     op="<",
                     detail=f"worst run {values[f'{label} {case} worst']:.1f} ms",
                     issue=11,
+                )
+            )
+    for label in (big_label, many_label):  # issue 14 counts the worst run, not the median
+        for case in ("save", "load", "restore"):
+            result.checks.append(
+                Check(
+                    f"{case} of {label}: memstore largest loop stall over {UNTRACED_RUNS} runs",
+                    values[f"{label} {case} worst"],
+                    20.0,
+                    unit="ms",
+                    op="<",
+                    detail=f"median {values[f'{label} {case} stall']:.1f} ms",
+                    issue=14,
                 )
             )
     return result

@@ -9,7 +9,8 @@ the whole put and with obstore's put, in a fresh store (a few thousand keys) and
 * ``content type``: the guess from the extension (cached per extension);
 * ``StoredFile + entry``: the returned :class:`~memstore.StoredFile` (lazy ETag) and the
   engine's entry that holds it with the contents;
-* ``timestamp``: ``datetime.now(UTC)``, the file's ``last_modified``;
+* ``timestamp``: the file's ``last_modified``, taken as ``time.time_ns() // 1000`` (made a
+  ``datetime`` only when first read);
 * ``lock``: one acquire and release of the engine's lock;
 * ``sorted index``: inserting the key into the sorted key index, which keeps ``list`` and
   ``list_dir`` in key order without sorting;
@@ -26,8 +27,10 @@ quota and condition checks, and what the steps cost more inside a put than alone
 tight loop (a put keeps what it allocates, a loop here frees it at once and reuses warm
 memory). One profile by ablation (each step removed from the engine's commit in turn, 20k
 puts into a fresh store, best of 27 runs) put the steps' costs inside a put at: the sorted
-index 0.61 us, the StoredFile 0.38 us and its timestamp 0.27 us, the folder counters
-0.37 us, the lock 0.16 us, the entry 0.14 us, of an engine commit of 2.09 us.
+index 0.61 us, the StoredFile 0.38 us and its timestamp (then ``datetime.now(UTC)``)
+0.27 us, the folder counters 0.37 us, the lock 0.16 us, the entry 0.14 us, of an engine
+commit of 2.09 us. Deferring the ``datetime`` and dropping two slots then took the
+commit to about 1.8 us and the memory per file from 345 B to 317 B.
 
 The scenario uses private names of memstore to time its own parts; nothing here is a
 target.
@@ -39,7 +42,6 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 
 import obstore
 from obstore.store import MemoryStore
@@ -57,7 +59,6 @@ from memstore.types import EMPTY_METADATA, new_lazy_file
 __all__ = ["run_put_parts"]
 
 _perf = time.perf_counter_ns
-_UTC = timezone.utc
 
 WHOLE = "sync put (whole)"
 OBSTORE = "obstore sync put"
@@ -149,12 +150,12 @@ def _cases(data: bytes, prefill: list[str], cap: int) -> list[SyncCase]:
 
     def stored_file(keys: list[str]) -> None:
         for key in keys:
-            Entry(data).file = new_lazy_file(key, size, ctype, ref, None, EMPTY_METADATA)
+            Entry(data).file = new_lazy_file(key, size, ctype, ref, 0, EMPTY_METADATA)
 
     def timestamp(keys: list[str]) -> None:
-        now = datetime.now
+        now = time.time_ns
         for _ in keys:
-            now(_UTC)
+            now() // 1000
 
     def lock(keys: list[str]) -> None:
         guard = threading.Lock()

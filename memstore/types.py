@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal, NoReturn
 
 __all__ = [
@@ -131,6 +132,7 @@ def _slot_setter(name: str) -> Any:
 
 _new_object = object.__new__
 _md5 = hashlib.md5
+_time_ns = time.time_ns
 _set_key, _set_size, _set_type, _set_etag, _set_modified, _set_metadata = map(
     _slot_setter, ("key", "size", "content_type", "etag", "last_modified", "metadata")
 )
@@ -140,50 +142,82 @@ LAZY_ETAG_LIMIT = 64 * 1024
 """Files up to this size get their ETag computed when it is first read, not at ``put``."""
 
 _get_etag: Any = StoredFile.__dict__["etag"].__get__
+_get_modified: Any = StoredFile.__dict__["last_modified"].__get__
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-class _LazyEtagFile(StoredFile):
-    """A :class:`StoredFile` whose MD5 ETag is computed on first access (then kept).
+def utc_from_us(us: int) -> datetime:
+    """The UTC time ``us`` microseconds after the Unix epoch (exact, like ``datetime.now(UTC)``)."""
+    return _EPOCH + timedelta(microseconds=us)
 
-    Most puts never have their ETag read, so small files defer the hash; the value is
-    the same whenever it is read. The file never holds the contents (invariant 3 of
-    docs/guides/design.md): it holds a weak reference to its store, shared by all the
-    store's files, and finds its entry by key. When the entry leaves the store while
-    someone still holds this file, the store computes the ETag first
-    (:func:`settle_etag`).
+
+class _LazyFile(StoredFile):
+    """A :class:`StoredFile` whose ETag and modification time are made on first read.
+
+    Most files never have their ETag read, and most never have their modification time
+    read as a ``datetime``, so a small put defers both. The fields keep the same slots:
+
+    - ``etag`` holds the store's weak reference until the MD5 is computed (then the
+      quoted hex digest, kept). The file never holds the contents (invariant 3 of
+      docs/guides/design.md): the reference is shared by all the store's files, and the
+      file finds its entry by key. When the entry leaves the store while someone still
+      holds this file, the store computes the ETag first (:func:`settle_etag`).
+    - ``last_modified`` holds the time as integer microseconds since the epoch until it
+      is first read (then the ``datetime``, kept).
+
+    What it saves, measured on a 1 KiB put (20k puts into a fresh store): an extra slot
+    for the reference (8 B per file), a ``datetime`` of 48 B replaced by a 32 B ``int``,
+    and ``time.time_ns()`` instead of ``datetime.now(UTC)`` (0.27 us of a 2.1 us commit
+    when removed). The values read are the same whenever they are read.
     """
 
-    __slots__ = ("_source",)
-    _source: Callable[[], Any] | None
+    __slots__ = ()
 
     @property
     def etag(self) -> str | None:
         """Entity tag: the quoted MD5 hex digest of the contents, as S3 reports it."""
-        value: str | None = _get_etag(self)
-        if value is None:
-            source = self._source
-            store = None if source is None else source()
-            entry = None if store is None else store.find(self.key)
-            if entry is None or entry.file is not self:  # settled when it left the store
-                return _get_etag(self)  # type: ignore[no-any-return]
-            data = entry.data
-            hasher = _md5(usedforsecurity=False)
-            for part in (data,) if isinstance(data, bytes) else data:
-                hasher.update(part)
-            value = f'"{hasher.hexdigest()}"'
-            _set_etag(self, value)
-            _set_source(self, None)
-        return value
+        value = _get_etag(self)
+        if value is None or type(value) is str:
+            return value
+        store = value()  # still the store's weak reference: not computed yet
+        entry = None if store is None else store.find(self.key)
+        if entry is None or entry.file is not self:  # settled when it left the store
+            settled = _get_etag(self)
+            return settled if type(settled) is str else None
+        data = entry.data
+        hasher = _md5(usedforsecurity=False)
+        for part in (data,) if isinstance(data, bytes) else data:
+            hasher.update(part)
+        digest = f'"{hasher.hexdigest()}"'
+        _set_etag(self, digest)
+        return digest
 
     @etag.setter
     def etag(self, value: str | None) -> None:
         # Only reached through object.__setattr__ (dataclass __init__, replace()).
         _set_etag(self, value)
-        _set_source(self, None)
+
+    @property
+    def last_modified(self) -> datetime | None:
+        """When the file was stored (UTC)."""
+        value = _get_modified(self)
+        if type(value) is int:
+            value = utc_from_us(value)
+            _set_modified(self, value)
+        return value  # type: ignore[no-any-return]
+
+    @last_modified.setter
+    def last_modified(self, value: datetime | None) -> None:
+        # Only reached through object.__setattr__ (dataclass __init__, replace()).
+        _set_modified(self, value)
 
 
-_set_source: Any = _LazyEtagFile.__dict__["_source"].__set__
 _getrefcount: Callable[[object], int] | None = getattr(sys, "getrefcount", None)
+
+
+def now_us() -> int:
+    """The current time as integer microseconds since the epoch (floored, as ``datetime.now``)."""
+    return _time_ns() // 1000
 
 
 def new_lazy_file(
@@ -191,23 +225,32 @@ def new_lazy_file(
     size: int,
     content_type: str | None,
     source: Callable[[], Any],
-    last_modified: datetime | None,
+    last_modified: datetime | int,
     metadata: Mapping[str, str],
 ) -> StoredFile:
     """Like :func:`new_stored_file`, with the ETag computed on first access.
 
     ``source`` is a weak reference to the store: ``source().find(key)`` gives the entry
-    (with ``file`` and ``data``) while the file is stored.
+    (with ``file`` and ``data``) while the file is stored. ``last_modified`` is a
+    ``datetime`` or microseconds since the epoch (:func:`now_us`), made a ``datetime``
+    on first read.
     """
-    file = _new_object(_LazyEtagFile)
+    file = _new_object(_LazyFile)
     _set_key(file, key)
     _set_size(file, size)
     _set_type(file, content_type)
-    _set_etag(file, None)
-    _set_source(file, source)
+    _set_etag(file, source)
     _set_modified(file, last_modified)
     _set_metadata(file, metadata)
     return file
+
+
+def _pending(file: StoredFile) -> bool:
+    """Whether ``file`` is a lazy file whose ETag is not computed yet."""
+    if type(file) is not _LazyFile:
+        return False
+    value = _get_etag(file)
+    return value is not None and type(value) is not str
 
 
 def settle_etag(entry: Any) -> None:
@@ -220,7 +263,7 @@ def settle_etag(entry: Any) -> None:
     that baseline. Without reference counts (not CPython) it always computes.
     """
     file = entry.file
-    if type(file) is not _LazyEtagFile or _get_etag(file) is not None:
+    if not _pending(file):
         return
     count = _getrefcount
     # file: entry's slot, the local `file`, getrefcount's argument.
@@ -232,15 +275,21 @@ def settle_etag(entry: Any) -> None:
 
 def lazy_elsewhere(file: StoredFile, source: Callable[[], Any]) -> bool:
     """Whether ``file`` has a lazy ETag not yet computed that another store than ``source`` would compute."""
-    return type(file) is _LazyEtagFile and _get_etag(file) is None and file._source is not source
+    return _pending(file) and _get_etag(file) is not source
 
 
-def retarget(file: StoredFile, key: str, last_modified: datetime, source: Callable[[], Any]) -> StoredFile:
-    """The same file under another key and time (a copy or a move), keeping a lazy ETag lazy."""
-    etag = _get_etag(file)
-    if etag is None and type(file) is _LazyEtagFile:
-        return new_lazy_file(key, file.size, file.content_type, source, last_modified, file.metadata)
-    return new_stored_file(key, file.size, file.content_type, file.etag, last_modified, file.metadata)
+def retarget(
+    file: StoredFile, key: str, last_modified: datetime | int | None, source: Callable[[], Any]
+) -> StoredFile:
+    """The same file under another key and time (a copy or a move), keeping a lazy ETag lazy.
+
+    ``last_modified=None`` keeps the file's own time.
+    """
+    modified: datetime | int | None = _get_modified(file) if last_modified is None else last_modified
+    if _pending(file) and modified is not None:
+        return new_lazy_file(key, file.size, file.content_type, source, modified, file.metadata)
+    when = utc_from_us(modified) if isinstance(modified, int) else modified
+    return new_stored_file(key, file.size, file.content_type, file.etag, when, file.metadata)
 
 
 def new_stored_file(

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import pickle
 import threading
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -73,3 +74,37 @@ async def test_many_threads_reading_a_fresh_etag_agree(make: Make) -> None:
     for t in threads:
         t.join()
     assert seen == [md5_etag(b"z" * 5000)] * 16
+
+
+async def test_a_modification_time_first_read_anywhere_is_the_same_utc_time(make: Make) -> None:
+    # A small file keeps its time as microseconds until it is first read as a datetime
+    # (docs/guides/design.md, invariant 3): pickling, replace() and listing read it too.
+    storage = make()
+    before = datetime.now(timezone.utc)
+    stored = await storage.put("a.txt", b"hi")
+    after = datetime.now(timezone.utc)
+    copied = pickle.loads(pickle.dumps(stored))  # the first read of the time
+    assert type(copied) is StoredFile
+    assert copied.last_modified is not None
+    assert before <= copied.last_modified <= after
+    assert copied.last_modified.utcoffset() == timedelta(0)
+    assert stored.last_modified == copied.last_modified
+    assert stored.last_modified is stored.last_modified  # made once, then kept
+    assert dataclasses.replace(stored, key="b.txt").last_modified == stored.last_modified
+    listed = [f async for f in storage.list()]
+    assert listed[0].last_modified == stored.last_modified
+    assert (await storage.info("a.txt")).last_modified == stored.last_modified
+
+
+async def test_copy_gets_a_new_time_and_keeps_the_sources(make: Make) -> None:
+    storage = make()
+    source = await storage.put("a.txt", b"hi")
+    copy = await storage.copy("a.txt", "b.txt")  # neither time read yet
+    moved = await storage.move("b.txt", "c.txt")
+    assert source.last_modified is not None
+    assert copy.last_modified is not None
+    assert moved.last_modified is not None
+    assert source.last_modified <= copy.last_modified <= moved.last_modified
+    assert (await storage.info("a.txt")).last_modified == source.last_modified
+    assert (await storage.info("c.txt")).last_modified == moved.last_modified
+    assert moved.etag == copy.etag == md5_etag(b"hi")

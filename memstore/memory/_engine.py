@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import weakref
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Mapping, Sequence
@@ -41,32 +42,48 @@ from memstore.types import (
     settle_etag,
 )
 
-__all__ = ["Data", "Engine", "Entry", "Prepared", "Reservation", "entries_of", "top_prefix"]
+__all__ = ["Data", "Engine", "Entry", "PartsEntry", "Prepared", "Reservation", "entries_of", "top_prefix"]
 
 logger = logging.getLogger("memstore")
 
 Subscriber = Callable[[StorageEvent], None]
 
 _UTC = timezone.utc
+_time_ns = time.time_ns
 
 
 class Entry:
-    """One stored file: its metadata and its immutable contents."""
+    """One stored file: its metadata and its immutable contents (one ``bytes``).
 
-    __slots__ = ("data", "file", "offsets")
+    A file stored as several parts is a :class:`PartsEntry`, which also keeps where each
+    part ends; a one-part entry has no slot for that (8 B less per file).
+    """
+
+    __slots__ = ("data", "file")
+    offsets: list[int] | None = None
+    """Where each stored part ends, for range reads that bisect to their parts (parts only)."""
 
     def __init__(self, data: Data) -> None:
         self.data = data
         self.file: StoredFile  # set right after (a lazy file finds its entry by key)
-        # Where each stored part ends, for range reads that bisect to their parts.
-        self.offsets: list[int] | None = None if isinstance(data, bytes) else list(accumulate(map(len, data)))
 
-    @classmethod
-    def of(cls, file: StoredFile, data: Data) -> Entry:
+    @staticmethod
+    def of(file: StoredFile, data: Data) -> Entry:
         """An entry holding ``data`` described by ``file``."""
-        entry = cls(data)
+        entry = Entry(data) if isinstance(data, bytes) else PartsEntry(data)
         entry.file = file
         return entry
+
+
+class PartsEntry(Entry):
+    """An entry whose contents are several immutable parts."""
+
+    __slots__ = ("offsets",)
+
+    def __init__(self, data: Data) -> None:
+        self.data = data
+        self.file: StoredFile
+        self.offsets: list[int] | None = None if isinstance(data, bytes) else list(accumulate(map(len, data)))
 
 
 class Reservation:
@@ -457,9 +474,9 @@ class Engine:
             StorageQuotaExceededError: If the new size does not fit; nothing changes.
             StorageClosedError: If the engine is closed.
         """
-        entry = Entry(data)
+        entry = Entry(data) if isinstance(data, bytes) else PartsEntry(data)
         if etag is None:
-            file = new_lazy_file(key, size, content_type, self.ref, datetime.now(_UTC), metadata)
+            file = new_lazy_file(key, size, content_type, self.ref, _time_ns() // 1000, metadata)
         else:
             file = new_stored_file(key, size, content_type, etag, datetime.now(_UTC), metadata)
         entry.file = file
@@ -557,7 +574,7 @@ class Engine:
         changes nothing and returns the file. With ``overwrite=False`` an existing
         destination raises :class:`StorageFileExistsError`, decided in the same step.
         """
-        now = datetime.now(_UTC)
+        now = _time_ns() // 1000  # microseconds: made a datetime when first read
         with self._lock:
             if self.closed:
                 raise StorageClosedError("the storage is closed")
@@ -578,7 +595,7 @@ class Engine:
                 raise StorageQuotaExceededError(
                     destination, max_size=limit, used_bytes=self._used, requested_bytes=size
                 )
-            new_entry = Entry(src.data)
+            new_entry = Entry(src.data) if isinstance(src.data, bytes) else PartsEntry(src.data)
             new_file = new_entry.file = retarget(src.file, destination, now, self.ref)
             if old is not None:
                 settle_etag(old)
@@ -702,9 +719,8 @@ class Engine:
         ref = self.ref
         for item in items:
             file = item.file
-            modified = file.last_modified
-            if modified is not None and lazy_elsewhere(file, ref):
-                item = Entry.of(retarget(file, file.key, modified, ref), item.data)
+            if lazy_elsewhere(file, ref):
+                item = Entry.of(retarget(file, file.key, None, ref), item.data)
             entries[file.key] = item
         if len(entries) != len(items):
             raise ValueError("the files to install have duplicate keys")
