@@ -7,7 +7,8 @@ fresh process included, never a median), for memstore and for the peers that hav
 call (the reference library, obstore's Rust ``MemoryStore`` through its async API).
 
 The calls, at full size: ``put`` of 1 GiB given as ``bytes`` and streamed in 1 MiB chunks,
-``get`` (iterated) and ``get_bytes`` of a streamed 1 GiB file, ``copy`` of it, ``list`` of
+``get`` (iterated) and ``get_bytes`` of a streamed 1 GiB file, ``copy`` of it, ``delete`` of
+the streamed file (nobody else holds its contents, so the delete frees them), ``list`` of
 1M keys, ``list_dir`` of a folder of 1M files, ``delete_prefix`` and ``clear`` of 1M keys.
 A call's result is kept until the heartbeat stopped: freeing a 1 GiB result is the
 caller's cost, not the call's.
@@ -30,6 +31,7 @@ from benchmarks._timing import Heartbeat
 __all__ = ["run_stalls"]
 
 GOAL_MS = 20.0
+DELETE = "delete (the streamed file)"
 TRIALS = 3
 
 
@@ -113,6 +115,7 @@ class _Memstore(_Peer):
             "get (iterated)": iterate,
             "get_bytes": lambda: s.get_bytes("file"),
             "copy": lambda: s.copy("file", "file-copy"),
+            DELETE: lambda: s.delete("put-stream"),
         }
 
     async def fill(self, prefix: str, n: int) -> None:
@@ -194,6 +197,7 @@ class _Obstore(_Peer):
             "get (iterated)": iterate,
             "get_bytes": whole,
             "copy": lambda: obstore.copy_async(s, "file", "file-copy"),
+            DELETE: lambda: obstore.delete_async(s, "put-stream"),
         }
 
     async def fill(self, prefix: str, n: int) -> None:

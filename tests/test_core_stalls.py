@@ -129,7 +129,12 @@ async def test_bulk_calls_run_in_a_worker_thread_and_stay_exact(monkeypatch: pyt
 def test_dropping_big_containers_empties_them() -> None:
     from sortedcontainers import SortedList
 
-    entries = {f"k{i}": object() for i in range(5000)}
+    from memstore.types import EMPTY_METADATA, new_stored_file
+
+    def entry(key: str) -> _engine.Entry:
+        return _engine.Entry.of(new_stored_file(key, 1, None, None, None, EMPTY_METADATA), b"x")
+
+    entries = {f"k{i}": entry(f"k{i}") for i in range(5000)}
     keys = SortedList(entries)
     doomed = list(entries)
     _engine._drop(keys, entries, doomed)

@@ -22,6 +22,7 @@ from sortedcontainers import SortedList
 
 from memstore._keys import top_prefix
 from memstore._ops import Data
+from memstore._reaper import RELEASE_BYTES, release
 from memstore.exceptions import (
     StorageClosedError,
     StorageFileExistsError,
@@ -150,11 +151,14 @@ def _drop(*containers: object) -> None:
             sublists = container._lists  # sortedcontainers' layout: sublists of ~1000 keys
             while sublists:
                 sublists.pop()
-        elif isinstance(container, dict):
+        elif isinstance(container, dict):  # of entries
             pop = container.popitem
             while container:
                 for _ in range(min(len(container), _DROP_BATCH)):
-                    pop()
+                    entry = pop()[1]
+                    if entry.file.size >= RELEASE_BYTES:
+                        release(entry)  # a big file is freed off this thread
+                    del entry
         elif isinstance(container, list):
             while container:
                 del container[-_DROP_BATCH:]
@@ -530,6 +534,8 @@ class Engine:
                     entries[key] = entry
                 self._repair()
                 raise
+            if old_size >= RELEASE_BYTES:
+                release(old)  # a big file is freed off this thread (memstore._reaper)
             if not self._subscribers:
                 return file
             self._emitting += 1
@@ -558,6 +564,8 @@ class Engine:
                     del self._entries[key]
                 self._repair()
                 raise
+            if size >= RELEASE_BYTES:
+                release(entry)  # a big file is freed off this thread (memstore._reaper)
             if not self._subscribers:
                 return entry.file
             self._emitting += 1
@@ -623,6 +631,8 @@ class Engine:
                     del entries[source]
                 self._repair()
                 raise
+            if old_size >= RELEASE_BYTES:
+                release(old)  # the overwritten file (a move's source shares its contents)
             if not self._subscribers:
                 return new_file
             self._emitting += 1
@@ -654,6 +664,8 @@ class Engine:
                     size = entry.file.size
                     self._used -= size
                     self._account(key, -1, -size)
+                    if size >= RELEASE_BYTES:
+                        release(entry)
                 del keys[lo:hi]
             except BaseException:  # Ctrl-C: finish the deletion, then repair
                 for key in doomed:
