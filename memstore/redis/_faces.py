@@ -12,6 +12,7 @@ cannot evict keys.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import AsyncIterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -199,6 +200,29 @@ class AsyncFace(_Base):
                 await client.close()
 
 
+@functools.cache
+def _threaded_class() -> type[Any]:
+    """An async storage whose calls to the server run a sync face's client in worker threads."""
+    import anyio
+
+    from memstore.redis._async import RedisStorage
+
+    class ThreadedRedisStorage(RedisStorage):
+        """The async code of :class:`~memstore.redis.RedisStorage` on a sync face's client."""
+
+        def __init__(self, face: SyncFace) -> None:
+            super().__init__(face.config)
+            self._face = face
+
+        async def _script(self, name: str, *args: str | bytes) -> Any:
+            return await anyio.to_thread.run_sync(self._face._script, name, *args)
+
+        async def _command(self, *args: str | bytes) -> Any:
+            return await anyio.to_thread.run_sync(self._face._command, *args)
+
+    return ThreadedRedisStorage
+
+
 class SyncFace(_Base):
     """Construction, connection and lifecycle of :class:`~memstore.redis.SyncRedisStorage`."""
 
@@ -256,20 +280,23 @@ class SyncFace(_Base):
         if_none_match: str | None,
         if_match: str | None,
     ) -> StoredFile:
-        """Put an async stream: an async storage on the same namespace reads it on the portal.
+        """Put an async stream: it is read on memstore's portal, and sent with this face's client.
 
-        Only an event loop can read an async stream, so it is read and committed on
-        memstore's blocking portal.
+        Only an event loop can read an async stream, so the async ``put`` runs on
+        memstore's blocking portal; its calls to the server go through this face's
+        synchronous client, in worker threads. No async client is created on the
+        portal: glide reads the replies of every async client of a process on the event
+        loop of the first one, so a client on the portal would hang the async storages
+        of the caller's own loop once the portal stops (and the reverse).
         """
         from memstore._portal import Runner
-        from memstore.redis._async import RedisStorage
 
-        config = self.config
+        storage = _threaded_class()(self)
 
         class _Core:
             async def put(self, key: str, data: Any, **kwargs: Any) -> StoredFile:
-                async with RedisStorage(config) as storage:
-                    return await storage.put(key, data, **kwargs)
+                file: StoredFile = await storage.put(key, data, **kwargs)
+                return file
 
         runner = Runner(owner=type(self).__name__)
         return runner.run_put(
