@@ -132,6 +132,20 @@ class _Base:
         if self._closed:
             raise closed_error(self)
 
+    def __repr__(self) -> str:
+        """``Name(files=3, used_bytes=1024, max_size=None)`` from the server's ledger.
+
+        When the server cannot be reached: ``Name(url='redis://host:port/0',
+        namespace='...', unreachable)`` (no password), since a repr must not raise.
+        """
+        try:
+            return str(super().__repr__())
+        except StorageError:
+            config = self.config
+            return (
+                f"{type(self).__name__}(url={config.address!r}, namespace={config.namespace!r}, unreachable)"
+            )
+
 
 class AsyncFace(_Base):
     """Construction, connection and lifecycle of :class:`~memstore.redis.RedisStorage`."""
