@@ -200,14 +200,14 @@ class Writer:
         self.seed = seed
         self.done = 0
         self.progress = threading.Condition()
-        self.in_doubt: Callable[[dict[str, bytes]], None] | None = None  # the write that was cut
+        self.in_doubt: Callable[[dict[str, bytes]], object] | None = None  # the write that was cut
         self.error: BaseException | None = None
         self.stopped = False
         self.pause_after: int | None = None  # pause in the first large stream after this many writes
         self.paused = threading.Event()  # ... with two chunks staged, until `resume` is set
         self.resume = threading.Event()
 
-    def next_write(self) -> tuple[Callable[[], object], Callable[[dict[str, bytes]], None]]:
+    def next_write(self) -> tuple[Callable[[], object], Callable[[dict[str, bytes]], object]]:
         """A random write: a function doing it, and one applying it to a model."""
         rng, storage = self.rng, self.storage
         self.seed += 1
