@@ -9,6 +9,7 @@ the password.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import socket
@@ -351,3 +352,125 @@ def test_a_write_cut_by_a_killed_server_is_applied_wholly_or_not_at_all(
             usage = checker.get_usage()
             assert usage.used_bytes == sum(len(v) for v in model.values())
             assert usage.file_count == len(model)
+
+
+# ------------------------------------------------- a reply lost on the way back
+class ReplyCutter:
+    """A TCP proxy to a server that drops the client's connection as a chosen reply comes back.
+
+    Armed with a marker, it forwards requests as usual and, at the first reply after a
+    request holding the marker went through, closes the client's side only: the server
+    still runs what it received (the write is applied), the client never hears of it.
+    """
+
+    def __init__(self, upstream: int) -> None:
+        self.upstream = upstream
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        self.marker: bytes | None = None
+        self.sent = threading.Event()  # a request with the marker went to the server
+        self.cut = threading.Event()
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def arm(self, marker: bytes) -> None:
+        self.sent.clear()
+        self.cut.clear()
+        self.marker = marker
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(("127.0.0.1", self.upstream))
+            self.sockets += [client, server]
+            threading.Thread(target=self._requests, args=(client, server), daemon=True).start()
+            threading.Thread(target=self._replies, args=(server, client), daemon=True).start()
+
+    def _requests(self, client: socket.socket, server: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := client.recv(1 << 16):
+                if self.marker is not None and self.marker in data:
+                    self.sent.set()  # (before the server can answer)
+                server.sendall(data)
+
+    def _replies(self, server: socket.socket, client: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := server.recv(1 << 16):
+                if self.sent.is_set() and self.marker is not None:
+                    self.marker = None
+                    self.sent.clear()
+                    self.cut.set()
+                    client.shutdown(socket.SHUT_RDWR)  # the client sees its connection drop
+                    client.close()
+                    continue  # (the server's side is drained, not closed)
+                client.sendall(data)
+
+    def close(self) -> None:
+        self.listener.close()
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.close()
+
+
+def _script_runs(direct: SyncRedisStorage) -> int:
+    """How many scripts the server ran (``EVAL`` and ``EVALSHA`` calls)."""
+    info = direct._command("INFO", "commandstats").decode()
+    runs = 0
+    for line in info.splitlines():
+        if line.startswith(("cmdstat_evalsha:", "cmdstat_eval:")):
+            runs += int(line.split("calls=")[1].split(",")[0])
+    return runs
+
+
+def test_a_write_whose_reply_is_lost_is_applied_once_and_never_sent_again(
+    own_server: Callable[..., RedisServer],
+) -> None:
+    server = own_server()
+    proxy = ReplyCutter(server.port)
+    through = RedisConfig(f"redis://127.0.0.1:{proxy.port}/0", namespace="lost", chunk_size=64, timeout=10)
+    try:
+        with (
+            SyncRedisStorage(through) as storage,
+            SyncRedisStorage(RedisConfig(server.url, namespace="lost")) as direct,
+        ):
+            storage.put("a/1", b"one")
+            storage.put("a/2", b"two")
+            # every script is loaded (a lost NOSCRIPT reply would leave the write undone, rightly)
+            storage.put("w/1", iter([b"x" * 100]))
+            storage.copy("w/1", "w/2")
+            storage.move("w/2", "w/3")
+            storage.delete("w/3")
+            assert storage.delete_prefix("w/") == 1
+            cases: list[tuple[bytes, Callable[[], object]]] = [
+                (b"new/created", lambda: storage.put("new/created", b"x" * 10, if_none_match="*")),
+                (b"b/copied", lambda: storage.copy("a/1", "b/copied", overwrite=False)),
+                (b"b/moved", lambda: storage.move("a/2", "b/moved")),
+                (b"new/created", lambda: storage.delete("new/created")),
+                (b"[b/", lambda: storage.delete_prefix("b/")),
+            ]
+            for marker, write in cases:
+                _eventually(lambda: storage.exists("a/1"))  # reconnected after the last cut
+                before = _script_runs(direct)
+                proxy.arm(marker)
+                with pytest.raises(StorageConnectionError):
+                    write()
+                assert proxy.cut.is_set()
+                assert _script_runs(direct) == before + 1, marker  # sent once, never again
+            assert [f.key for f in direct.list()] == ["a/1"]  # every write above was applied
+
+            # a stream whose commit reply is lost: committed once, its chunks kept
+            data = contents(7, 500)
+            _eventually(lambda: storage.exists("a/1"))
+            proxy.arm(b"application/x-cut-here")
+            with pytest.raises(StorageConnectionError):
+                storage.put("streamed", iter([data[:300], data[300:]]), content_type="application/x-cut-here")
+            assert proxy.cut.is_set()
+            assert direct.get_bytes("streamed") == data
+            assert direct.info("streamed").content_type == "application/x-cut-here"
+            assert direct.check() == []
+            assert direct.get_usage().used_bytes == 3 + len(data)
+    finally:
+        proxy.close()
