@@ -15,13 +15,19 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import anyio
 import pytest
 
-from memstore import StorageConnectionError, StorageFileNotFoundError, StoredFile
+from memstore import (
+    StorageClosedError,
+    StorageConnectionError,
+    StorageFileNotFoundError,
+    StorageUsage,
+    StoredFile,
+)
 from memstore.redis import RedisConfig, RedisStorage, SyncRedisStorage
 from tests.redis_server import RedisServer, start_redis
 from tests.redis_stress_worker import contents, verify
@@ -474,3 +480,34 @@ def test_a_write_whose_reply_is_lost_is_applied_once_and_never_sent_again(
             assert direct.get_usage().used_bytes == 3 + len(data)
     finally:
         proxy.close()
+
+
+# --------------------------------------------------------- closed mid-stream
+@pytest.mark.anyio
+async def test_closing_a_storage_mid_stream_stores_nothing_and_the_lease_reclaims_the_rest(
+    redis_server: RedisServer,
+) -> None:
+    config = RedisConfig(
+        redis_server.url, namespace="closed-mid-stream", chunk_size=4, lease=0.5, max_size=100
+    )
+    storage = RedisStorage(config)
+    await storage.clear()
+
+    async def stream() -> AsyncIterator[bytes]:
+        yield b"abcdefgh"  # two chunks staged, 8 bytes reserved
+        await storage.close()
+        yield b"ij"
+
+    with pytest.raises(StorageClosedError):
+        await storage.put("k", stream())
+    with SyncRedisStorage(config) as probe:
+        assert not probe.exists("k")
+        prefix = probe._prefix
+        assert probe._command("HGET", prefix + "st", "reserved") == b"8"  # the closed client could not abort
+        deadline = time.monotonic() + 120
+        while probe._command("ZCARD", prefix + "lease") and time.monotonic() < deadline:
+            probe.put("probe", b"p")  # a write after the lease reclaims the stream
+            time.sleep(0.05)
+        assert probe._command("HGET", prefix + "st", "reserved") == b"0"
+        assert probe.check() == []
+        assert probe.get_usage() == StorageUsage(1, 1, 100)
