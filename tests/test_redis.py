@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -19,13 +18,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from memstore import (
-    ConfigurationError,
-    StorageConnectionError,
-    StorageError,
-    StorageFileNotFoundError,
-    StorageUsage,
-)
+from memstore import ConfigurationError, StorageConnectionError, StorageError, StorageUsage
 from memstore.redis import RedisConfig, RedisStorage, SyncRedisStorage
 from tests.redis_server import RedisServer
 
@@ -217,12 +210,17 @@ def test_a_writer_killed_mid_stream_leaves_nothing_and_its_reservation_is_reclai
         assert list(storage.list()) == []
         reserved = int(storage._command("HGET", storage._prefix + "st", "reserved") or 0)
         assert reserved == 8 * 1024  # held by the dead writer until its lease ends
+        [token] = storage._command("HKEYS", storage._prefix + "stg")  # ... with its 8 staged chunks
+        chunks = [storage._prefix + f"c:{token.decode()}:{i}" for i in range(8)]
+        assert storage._command("EXISTS", *chunks) == 8
         deadline = time.monotonic() + 60
         while reserved and time.monotonic() < deadline:
             storage.put("probe", b"p")  # every commit reclaims expired leases first
             reserved = int(storage._command("HGET", storage._prefix + "st", "reserved") or 0)
             time.sleep(0.05)
         assert reserved == 0
+        assert storage._command("EXISTS", *chunks) == 0
+        assert storage._command("HLEN", storage._prefix + "stg") == 0
         assert storage.check() == []  # no chunk of the dead stream is left
         assert storage.get_usage() == StorageUsage(1, 1, 10**6)
 
@@ -287,53 +285,3 @@ async def test_both_faces_are_storages(redis_server: RedisServer) -> None:
         twin.put("a", b"1")
     assert await storage.get_bytes("a") == b"1"
     await storage.close()
-
-
-def test_the_sync_get_looks_the_file_up_at_the_call_and_reads_that_version(
-    sync_storage: SyncRedisStorage,
-) -> None:
-    storage = SyncRedisStorage(config_for_storage(sync_storage, chunk_size=4))
-    storage.put("k", b"old version")
-    chunks = storage.get("k", start=1)  # pins this version of "k" ...
-    storage.put("k", b"a newer and longer version")
-    storage.delete("k")
-    assert list(chunks) == [b"ld v", b"ersi", b"on"]  # ... which is the one read
-    with pytest.raises(StorageFileNotFoundError):
-        storage.get("k")
-    assert storage.check() == []
-    assert storage._command("HLEN", storage._prefix + "pin") == 0  # the pin was dropped
-    storage.close()
-
-
-@pytest.mark.anyio
-async def test_a_sync_put_of_an_async_stream_leaves_the_async_storages_of_a_loop_working(
-    redis_server: RedisServer,
-) -> None:
-    # glide reads the replies of all the async clients of a process on one event loop;
-    # the sync face's put of an async stream runs on memstore's portal, which stops
-    # when the put returns: it must not leave this loop's storage waiting forever
-    config = config_for(redis_server, chunk_size=4)
-    staged, finish = threading.Event(), threading.Event()
-
-    async def stream() -> AsyncIterator[bytes]:
-        yield b"abcdef"
-        staged.set()  # the first chunk went to the server
-        while not finish.is_set():
-            await anyio.sleep(0.01)
-        yield b"gh"
-
-    done: list[object] = []
-    with SyncRedisStorage(config) as sync:
-        thread = threading.Thread(target=lambda: done.append(sync.put("streamed", stream())))
-        thread.start()
-        assert await anyio.to_thread.run_sync(staged.wait, 60)
-        storage = RedisStorage(config)
-        await storage.put("async", b"1")  # connects while the portal is up
-        finish.set()
-        await anyio.to_thread.run_sync(thread.join, 60)
-        assert len(done) == 1
-        with anyio.fail_after(60):  # (a hang here is the bug)
-            assert await storage.get_bytes("async") == b"1"
-            assert await storage.get_bytes("streamed") == b"abcdefgh"
-            assert await storage.check() == []
-            await storage.close()

@@ -341,9 +341,9 @@ class SyncRedisStorage(SyncFace, SyncBaseStorage):
 
         A bad key, a bad bound or a closed storage raises when ``get()`` is called. The
         sync face also looks the file up right there (a missing file raises at the call,
-        and the stream reads the version current at the call); the async face cannot
-        reach the server without awaiting, so its stream looks the file up as its first
-        step, before yielding anything. A range of at most ``chunk_size`` bytes is read in
+        and the stream reads the version current at the call); a plain call of the async
+        face cannot reach the server, so its stream looks the file up as its first step,
+        before yielding anything. A range of at most ``chunk_size`` bytes is read in
         one round trip; a larger one is read chunk by chunk from the version found by
         that lookup, pinned under a lease: if it is idle longer than the lease, the
         stream raises :class:`~memstore.StorageError`.
