@@ -273,7 +273,10 @@ async def test_two_concurrent_streams_cannot_together_exceed_the_quota(make: Mak
     await assert_exact(storage)
 
 
-@memory_only("its probe adds reserved and used bytes from two reads, two round trips on Redis")
+@memory_only(
+    "its probe adds reserved and used bytes from two reads, two round trips on Redis; "
+    "tests/test_redis_stress.py checks the bound on Redis from one atomic read"
+)
 async def test_many_concurrent_streams_never_exceed_the_quota(make: Make) -> None:
     storage = make(MemoryConfig(max_size=1000))
     engine = storage._engine

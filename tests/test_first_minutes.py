@@ -17,25 +17,33 @@ from memstore import (
     StorageFileNotFoundError,
     SyncMemoryStorage,
 )
-from tests.faces import Make, memory_only
+from tests.faces import Make
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@memory_only("RedisStorage.get() needs a round trip to look the key up: it raises at the first chunk")
 @pytest.mark.anyio
-async def test_get_raises_when_called_not_when_iterated(make: Make) -> None:
+async def test_get_raises_when_called_not_when_iterated(make: Make, backend: str, face: str) -> None:
     storage = make()
-    with pytest.raises(StorageFileNotFoundError):
-        storage.get("missing")
     with pytest.raises(InvalidKeyError):
         storage.get("../x")
     with pytest.raises(TypeError, match="start must be an int"):
         storage.get("missing", start="1")  # type: ignore[arg-type]
     await storage.put("k", b"old")
-    chunks = storage.get("k")  # the version current at this call ...
-    await storage.put("k", b"new")
-    assert [c async for c in chunks] == [b"old"]  # ... is the one read
+    if backend == "redis" and face == "async":
+        # an async call cannot reach a server without awaiting: the stream looks the file
+        # up as its first step, before it yields anything
+        missing = storage.get("missing")
+        with pytest.raises(StorageFileNotFoundError):
+            await missing.__anext__()
+        chunks = storage.get("k")
+        assert [c async for c in chunks] == [b"old"]
+    else:
+        with pytest.raises(StorageFileNotFoundError):
+            storage.get("missing")
+        chunks = storage.get("k")  # the version current at this call ...
+        await storage.put("k", b"new")
+        assert [c async for c in chunks] == [b"old"]  # ... is the one read
     await storage.close()
     with pytest.raises(StorageClosedError):
         storage.get("k")

@@ -210,12 +210,17 @@ def test_a_writer_killed_mid_stream_leaves_nothing_and_its_reservation_is_reclai
         assert list(storage.list()) == []
         reserved = int(storage._command("HGET", storage._prefix + "st", "reserved") or 0)
         assert reserved == 8 * 1024  # held by the dead writer until its lease ends
+        [token] = storage._command("HKEYS", storage._prefix + "stg")  # ... with its 8 staged chunks
+        chunks = [storage._prefix + f"c:{token.decode()}:{i}" for i in range(8)]
+        assert storage._command("EXISTS", *chunks) == 8
         deadline = time.monotonic() + 60
         while reserved and time.monotonic() < deadline:
             storage.put("probe", b"p")  # every commit reclaims expired leases first
             reserved = int(storage._command("HGET", storage._prefix + "st", "reserved") or 0)
             time.sleep(0.05)
         assert reserved == 0
+        assert storage._command("EXISTS", *chunks) == 0
+        assert storage._command("HLEN", storage._prefix + "stg") == 0
         assert storage.check() == []  # no chunk of the dead stream is left
         assert storage.get_usage() == StorageUsage(1, 1, 10**6)
 

@@ -12,6 +12,7 @@ cannot evict keys.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 from collections.abc import AsyncIterable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -131,6 +132,20 @@ class _Base:
         if self._closed:
             raise closed_error(self)
 
+    def __repr__(self) -> str:
+        """``Name(files=3, used_bytes=1024, max_size=None)`` from the server's ledger.
+
+        When the server cannot be reached: ``Name(url='redis://host:port/0',
+        namespace='...', unreachable)`` (no password), since a repr must not raise.
+        """
+        try:
+            return str(super().__repr__())
+        except StorageError:
+            config = self.config
+            return (
+                f"{type(self).__name__}(url={config.address!r}, namespace={config.namespace!r}, unreachable)"
+            )
+
 
 class AsyncFace(_Base):
     """Construction, connection and lifecycle of :class:`~memstore.redis.RedisStorage`."""
@@ -199,6 +214,29 @@ class AsyncFace(_Base):
                 await client.close()
 
 
+@functools.cache
+def _threaded_class() -> type[Any]:
+    """An async storage whose calls to the server run a sync face's client in worker threads."""
+    import anyio
+
+    from memstore.redis._async import RedisStorage
+
+    class ThreadedRedisStorage(RedisStorage):
+        """The async code of :class:`~memstore.redis.RedisStorage` on a sync face's client."""
+
+        def __init__(self, face: SyncFace) -> None:
+            super().__init__(face.config)
+            self._face = face
+
+        async def _script(self, name: str, *args: str | bytes) -> Any:
+            return await anyio.to_thread.run_sync(self._face._script, name, *args)
+
+        async def _command(self, *args: str | bytes) -> Any:
+            return await anyio.to_thread.run_sync(self._face._command, *args)
+
+    return ThreadedRedisStorage
+
+
 class SyncFace(_Base):
     """Construction, connection and lifecycle of :class:`~memstore.redis.SyncRedisStorage`."""
 
@@ -256,20 +294,23 @@ class SyncFace(_Base):
         if_none_match: str | None,
         if_match: str | None,
     ) -> StoredFile:
-        """Put an async stream: an async storage on the same namespace reads it on the portal.
+        """Put an async stream: it is read on memstore's portal, and sent with this face's client.
 
-        Only an event loop can read an async stream, so it is read and committed on
-        memstore's blocking portal.
+        Only an event loop can read an async stream, so the async ``put`` runs on
+        memstore's blocking portal; its calls to the server go through this face's
+        synchronous client, in worker threads. No async client is created on the
+        portal: glide reads the replies of every async client of a process on the event
+        loop of the first one, so a client on the portal would hang the async storages
+        of the caller's own loop once the portal stops (and the reverse).
         """
         from memstore._portal import Runner
-        from memstore.redis._async import RedisStorage
 
-        config = self.config
+        storage = _threaded_class()(self)
 
         class _Core:
             async def put(self, key: str, data: Any, **kwargs: Any) -> StoredFile:
-                async with RedisStorage(config) as storage:
-                    return await storage.put(key, data, **kwargs)
+                file: StoredFile = await storage.put(key, data, **kwargs)
+                return file
 
         runner = Runner(owner=type(self).__name__)
         return runner.run_put(

@@ -38,6 +38,8 @@ from memstore.types import EMPTY_METADATA, DirListing, StorageEvent, StorageUsag
 
 __all__ = ["RedisConfig", "SyncRedisStorage"]
 
+_Found = tuple[builtins.list[bytes], int, int, builtins.list[bytes]]
+"""What :meth:`RedisStorage._read` found: a file's fields, the resolved range, its bytes if read."""
 _PAGE = 256  # list() reads the sorted index in consistent pages of this many keys
 _UTC = timezone.utc
 
@@ -337,21 +339,27 @@ class SyncRedisStorage(SyncFace, SyncBaseStorage):
     def get(self, key: str, *, start: int | None = None, end: int | None = None) -> Iterator[bytes]:
         """Retrieve file contents as a stream of ``bytes`` chunks.
 
-        A range of at most ``chunk_size`` bytes is read in one round trip. A larger one
-        is read chunk by chunk from the version current when the first chunk was read;
-        if that version is replaced or deleted meanwhile, the stream raises
-        :class:`~memstore.StorageFileNotFoundError`.
+        A bad key, a bad bound or a closed storage raises when ``get()`` is called. The
+        sync face also looks the file up right there (a missing file raises at the call,
+        and the stream reads the version current at the call); a plain call of the async
+        face cannot reach the server, so its stream looks the file up as its first step,
+        before yielding anything. A range of at most ``chunk_size`` bytes is read in
+        one round trip; a larger one is read chunk by chunk from the version found by
+        that lookup, pinned under a lease: if it is idle longer than the lease, the
+        stream raises :class:`~memstore.StorageError`.
 
         Args:
             key: Storage path/key for the file.
             start: First byte to read (Python slice semantics); ``None`` for the beginning.
             end: Where to stop (exclusive, slice semantics); ``None`` for the end.
 
-        Yields:
-            ``data[start:end]`` in chunks of ``chunk_size`` bytes (the last one shorter).
+        Returns:
+            An iterator over ``data[start:end]`` in chunks of ``chunk_size`` bytes (the
+            last one shorter).
 
         Raises:
-            StorageFileNotFoundError: If the file does not exist.
+            StorageFileNotFoundError: If the file does not exist (on the async face: when
+                the stream is first iterated).
             InvalidKeyError: If ``key`` is not a valid key.
             TypeError: If ``start`` or ``end`` is not an ``int`` or ``None``.
             StorageClosedError: If the storage is closed.
@@ -360,9 +368,19 @@ class SyncRedisStorage(SyncFace, SyncBaseStorage):
         end = ops.check_bound("end", end)
         self._check_open()
         key = validate_key(key)
-        step = self.config.chunk_size
         token = "r" + uuid.uuid4().hex
-        fields, lo, hi, pieces = self._read(key, start, end, step, token)
+        found: _Found | None = None  # the async face looks the file up as the stream's first step
+        found = self._read(key, start, end, self.config.chunk_size, token)
+        return self._chunks(key, start, end, token, found)
+
+    def _chunks(
+        self, key: str, start: int | None, end: int | None, token: str, found: _Found | None
+    ) -> Iterator[bytes]:
+        """The chunks of one version of ``key``: ``found`` by :meth:`_read` (or looked up now)."""
+        step = self.config.chunk_size
+        if found is None:
+            found = self._read(key, start, end, step, token)
+        fields, lo, hi, pieces = found
         if hi - lo <= step:
             if hi > lo:
                 yield b"".join(pieces)
@@ -382,9 +400,7 @@ class SyncRedisStorage(SyncFace, SyncBaseStorage):
         finally:
             self._abort(token)  # unpin the version (the lease does it if this never runs)
 
-    def _read(
-        self, key: str, start: int | None, end: int | None, budget: int, token: str = ""
-    ) -> tuple[builtins.list[bytes], int, int, builtins.list[bytes]]:
+    def _read(self, key: str, start: int | None, end: int | None, budget: int, token: str = "") -> _Found:
         """The fields of ``key``, the resolved range, and its bytes when at most ``budget``.
 
         A larger range pins the file's version for ``token`` (under a lease) instead.
