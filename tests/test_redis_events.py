@@ -497,3 +497,43 @@ async def test_browse_works_on_the_async_face(redis_server: RedisServer) -> None
         await storage.close()
     with pytest.raises(StorageClosedError):
         storage.browse()
+
+
+# ------------------------------------------------------------- local_server
+def test_local_server_starts_a_private_server_and_stops_it() -> None:
+    import shutil
+
+    from memstore.redis import local_server
+
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    with local_server() as server:
+        assert "running=True" in repr(server)
+        assert server.url == f"redis://127.0.0.1:{server.port}/0"
+        assert server.directory.is_dir()
+        with SyncRedisStorage(RedisConfig(server.url, namespace="tour")) as storage:
+            storage.put("a.txt", b"hello")
+            assert storage.get_bytes("a.txt") == b"hello"
+            # the server refuses eviction, as memstore needs
+            assert storage._command("CONFIG", "GET", "maxmemory-policy")
+    assert not server.running
+    assert not server.directory.exists()
+    assert "running=False" in repr(server)
+    server.stop()  # idempotent
+
+
+def test_local_server_explains_what_is_wrong(monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from memstore import ConfigurationError
+    from memstore.redis import local_server
+
+    with pytest.raises(TypeError, match="sequence of str"):
+        local_server(args="--port 1")
+    if shutil.which("redis-server") is not None:
+        with pytest.raises(ConfigurationError, match="did not start") as info:
+            local_server(args=["--no-such-option", "1"])
+        assert "no-such-option" in str(info.value)  # the end of its log
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ConfigurationError, match="apt-get install redis-server"):
+        local_server()
