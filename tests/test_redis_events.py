@@ -537,3 +537,30 @@ def test_local_server_explains_what_is_wrong(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(ConfigurationError, match="apt-get install redis-server"):
         local_server()
+
+
+def test_keys_and_metadata_travel_unchanged(sync_store: SyncRedisStorage) -> None:
+    rec = Recorder()
+    sync_store.subscribe(rec)
+    key = 'données/€ "quoted" \\ back/<img src=x>.txt'
+    metadata = {"note": 'line one\nline "two" \\ ünï', "empty": ""}
+    put = sync_store.put(key, "héllo".encode(), metadata=metadata)
+    events = rec.wait_key(key)
+    assert events[0].file == put
+    assert dict(events[0].file.metadata) == metadata
+
+
+def test_a_storage_collected_without_close_stops_listening(redis_server: RedisServer) -> None:
+    import gc
+
+    storage = SyncRedisStorage(RedisConfig(redis_server.url, namespace=namespace()))
+    storage.subscribe(Recorder())
+    session = storage._events._session
+    assert session is not None
+    thread = session.thread
+    assert thread is not None
+    assert thread.is_alive()
+    del storage, session
+    gc.collect()
+    thread.join(TIMEOUT)
+    assert not thread.is_alive()

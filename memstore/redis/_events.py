@@ -76,6 +76,10 @@ class _Session:
         self.client: Any = None
         self.thread: threading.Thread | None = None
         self.marks: dict[str, threading.Event] = {}  # close()'s markers, by token
+        # Stops the thread and closes the connection, once: when the last subscriber
+        # leaves, on close(), when the storage is collected, or at exit (before a
+        # local_server() made earlier is stopped, so the connection closes first).
+        self.stop: Callable[[], object] = lambda: None
 
 
 class EventHub:
@@ -148,7 +152,7 @@ class EventHub:
             if not subs:
                 session, self._session = self._session, None
         if session is not None:
-            _stop(session)
+            session.stop()
 
     def _start(self) -> _Session:
         """Open the pub/sub connection, subscribe (confirmed by the server), start delivering."""
@@ -176,6 +180,7 @@ class EventHub:
                 _close_quietly(client)
             raise translate(exc, self._config) from None
         session.client = client
+        session.stop = weakref.finalize(self, _stop, session)
         thread = threading.Thread(
             target=_deliver, args=(weakref.ref(self), session), name="memstore-redis-events", daemon=True
         )
@@ -198,10 +203,10 @@ class EventHub:
         if session is not None:
             if threading.current_thread() is not session.thread:  # a callback closing waits for nobody
                 _flush(session, self._channel, self._config.timeout)
-            session.inbox.put(_STOP)
+            session.inbox.put(_STOP)  # after the events queued so far
             if threading.current_thread() is not session.thread and session.thread is not None:
                 session.thread.join(timeout=self._config.timeout)
-            _close_quietly(session.client)
+            session.stop()
         with self._lock:
             subscribers, self._subscribers, self._session = self._subscribers, (), None
         event = StorageEvent("close", None)
