@@ -571,10 +571,12 @@ class RedisStorage(AsyncFace, BaseStorage):
         unsubscribes (safe to call twice); the last one closes the connection.
 
         Delivery is at most once: Redis keeps no backlog, so events published while the
-        event connection is down are lost (the client reconnects by itself). The next
-        event that arrives then shows the gap, and a ``"resync"`` event comes first:
-        re-read the storage (the notebook browser does). ``close()`` delivers the events
-        already on their way, then one last ``"close"`` event.
+        event connection is down are lost (the client reconnects by itself). Events are
+        numbered: the next one that arrives shows the gap, or, when none comes, the
+        namespace's event counter does (checked after a second without events), and a
+        ``"resync"`` event comes first: re-read the storage (the notebook browser does).
+        ``close()`` delivers the events already on their way, then one last ``"close"``
+        event.
 
         Raises:
             TypeError: If ``callback`` is not callable.

@@ -15,7 +15,9 @@ Delivery is at most once: Redis pub/sub keeps no backlog, so the messages publis
 while the connection is down (glide reconnects and subscribes again by itself) are lost.
 Each message carries the namespace's event number; when one arrives that does not
 follow the last one delivered, the hub first delivers a ``"resync"`` event: some changes
-were missed and whoever mirrors the storage (the notebook browser) re-reads it.
+were missed and whoever mirrors the storage (the notebook browser) re-reads it. An idle
+listener also compares the namespace's event counter with the last number delivered, so
+changes lost while the connection was down are noticed without waiting for another one.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ Subscriber = Callable[[StorageEvent], None]
 _KINDS: frozenset[str] = frozenset({"put", "delete", "copy", "move", "delete_prefix", "clear"})
 _MARK = "mark"  # the kind of close()'s own marker message: never a change, never delivered
 _STOP = object()  # tells a delivery thread to end
+_POLL = 1.0  # seconds without a message after which the delivery thread checks for a gap
 _UTC = timezone.utc
 
 
@@ -75,6 +78,8 @@ class _Session:
         self.inbox: queue.SimpleQueue[object] = queue.SimpleQueue()
         self.client: Any = None
         self.thread: threading.Thread | None = None
+        self.counter = ""  # the key of the namespace's event counter
+        self.baseline = 0  # its value once the subscription was confirmed
         self.marks: dict[str, threading.Event] = {}  # close()'s markers, by token
         # Stops the thread and closes the connection, once: when the last subscriber
         # leaves, on close(), when the storage is collected, or at exit (before a
@@ -172,9 +177,12 @@ class EventHub:
             channels_and_patterns={}, callback=on_message, context=None
         )
         client = None
+        session.counter = self._channel[:-2] + "evs"
         try:
             client = GlideClient.create(config)
             client.subscribe({self._channel}, timeout_ms=max(1, round(self._config.timeout * 1000)))
+            reply: Any = client.custom_command(["GET", session.counter])
+            session.baseline = int(reply or 0)
         except Exception as exc:
             if client is not None:
                 _close_quietly(client)
@@ -248,10 +256,32 @@ def _close_quietly(client: Any) -> None:
 
 
 def _deliver(hub_ref: weakref.ReferenceType[EventHub], session: _Session) -> None:
-    """The delivery thread: decode each message and call the subscribers, in order."""
-    last: int | None = None
+    """The delivery thread: decode each message and call the subscribers, in order.
+
+    It numbers what it delivers against the namespace's event counter. A message whose
+    number does not follow the last one shows a gap: a ``"resync"`` event goes first.
+    When no message comes for a while, it reads the counter: if the counter stays ahead
+    of the last number delivered (events were published while the connection was down,
+    and nothing has come since), or went back (the server restarted), the subscribers
+    get a ``"resync"`` event then, without waiting for the next change.
+    """
+    last = session.baseline
+    fresh = True  # nothing delivered yet: a message numbered up to the baseline is no gap
+    suspect: int | None = None  # the counter at the previous idle check, if it disagreed
     while True:
-        item = session.inbox.get()
+        try:
+            item = session.inbox.get(timeout=_POLL)
+        except queue.Empty:
+            current = _counter(session)
+            if current is None or current == last:
+                suspect = None
+            elif current == suspect and session.inbox.empty():  # twice in a row, nothing on its way
+                suspect, last = None, current
+                if not _resync(hub_ref, session):
+                    return
+            else:
+                suspect = current
+            continue
         if item is _STOP:
             return
         try:
@@ -264,16 +294,39 @@ def _deliver(hub_ref: weakref.ReferenceType[EventHub], session: _Session) -> Non
             if mark is not None:
                 mark.set()
             continue
+        suspect = None
+        early = fresh and seq <= session.baseline  # published between SUBSCRIBE and the baseline
+        fresh = False
+        if not early:
+            if seq != last + 1 and not _resync(hub_ref, session):
+                return
+            last = seq
         hub = hub_ref()
         if hub is None:
             return
         subscribers = hub._current(session)
         del hub
-        missed = last is not None and seq != last + 1
-        last = seq
-        if missed:
-            _call(subscribers, StorageEvent("resync", None))
         _call(subscribers, event)
+
+
+def _counter(session: _Session) -> int | None:
+    """The namespace's event counter, or ``None`` while the server cannot be reached."""
+    try:
+        reply: Any = session.client.custom_command(["GET", session.counter])
+        return int(reply or 0)
+    except Exception:
+        return None
+
+
+def _resync(hub_ref: weakref.ReferenceType[EventHub], session: _Session) -> bool:
+    """Tell the subscribers that events were missed; ``False`` if the storage is gone."""
+    hub = hub_ref()
+    if hub is None:
+        return False
+    subscribers = hub._current(session)
+    del hub
+    _call(subscribers, StorageEvent("resync", None))
+    return True
 
 
 def _call(subscribers: tuple[Subscriber, ...], event: StorageEvent) -> None:
