@@ -945,7 +945,6 @@ async def test_errors_pickle(make: Make) -> None:
     assert pickle.loads(pickle.dumps(missing.value)).key == "nope"
 
 
-@memory_only("events: Redis delivers them later, from a thread (tests/test_redis_events.py)")
 @pytest.mark.anyio
 async def test_close_sends_one_last_close_event(make: Make) -> None:
     storage = make()
