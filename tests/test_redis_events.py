@@ -478,6 +478,8 @@ def test_decode_refuses_foreign_messages() -> None:
     assert event.file == StoredFile(
         "k", 3, "text/plain", '"e"', datetime(2023, 11, 14, 22, 13, 20, 1, tzinfo=timezone.utc)
     )
+    restore = [8, "restore", "", "", "", "", "", "", "", 12]  # what a restore script would publish
+    assert decode(json.dumps(restore).encode()) == (8, StorageEvent("restore", None, None, None, 12))
 
 
 # -------------------------------------------------------------------- browser

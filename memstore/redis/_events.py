@@ -42,7 +42,8 @@ logger = logging.getLogger("memstore")
 
 Subscriber = Callable[[StorageEvent], None]
 
-_KINDS: frozenset[str] = frozenset({"put", "delete", "copy", "move", "delete_prefix", "clear"})
+# What a script may publish ("restore": a script that replaces the whole namespace at once).
+_KINDS: frozenset[str] = frozenset({"put", "delete", "copy", "move", "delete_prefix", "clear", "restore"})
 _MARK = "mark"  # the kind of close()'s own marker message: never a change, never delivered
 _STOP = object()  # tells a delivery thread to end
 _POLL = 1.0  # seconds without a message after which the delivery thread checks for a gap
