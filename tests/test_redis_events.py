@@ -594,3 +594,50 @@ def test_a_storage_collected_without_close_stops_listening(redis_server: RedisSe
     gc.collect()
     thread.join(TIMEOUT)
     assert not thread.is_alive()
+
+
+def test_subscribe_to_an_unreachable_server_raises_a_connection_error() -> None:
+    import socket
+
+    from memstore import StorageConnectionError
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = RedisConfig(f"redis://ann:s3cret@127.0.0.1:{port}/0", timeout=1, connect_timeout=1)
+    with SyncRedisStorage(config) as storage:
+        with pytest.raises(StorageConnectionError) as info:
+            storage.subscribe(print)
+        assert f"127.0.0.1:{port}" in str(info.value)
+        assert "s3cret" not in str(info.value)
+        assert not storage._events.listening  # nothing half-started
+
+
+def test_subscribers_coming_and_going_from_many_threads(sync_store: SyncRedisStorage) -> None:
+    keeper = Recorder()
+    sync_store.subscribe(keeper)
+    errors: list[BaseException] = []
+
+    def churn() -> None:
+        try:
+            for _ in range(20):
+                unsubscribe = sync_store.subscribe(Recorder())
+                unsubscribe()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=churn) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for i in range(20):
+        sync_store.put(f"k{i}", b"x")
+    for thread in threads:
+        thread.join(TIMEOUT)
+    assert not errors
+    events = keeper.wait_count(20)
+    assert [e.key for e in events] == [f"k{i}" for i in range(20)]  # one listener throughout
+    assert sync_store._events._subscribers == (keeper,)
+    live = [t for t in threading.enumerate() if t.name == "memstore-redis-events"]
+    session = sync_store._events._session
+    assert session is not None
+    assert session.thread in live
