@@ -565,8 +565,9 @@ class RedisStorage(AsyncFace, BaseStorage):
 
         The first subscriber opens a dedicated pub/sub connection and waits until the
         server confirms it (one round trip); the events then come from one background
-        thread, shortly after each change committed (not before the write that made it
-        returns, as on the memory backend: a write's own event may arrive just after).
+        thread, shortly after each change committed: not in step with the write as on
+        the memory backend (a write's own event may arrive just before or just after
+        the write returns).
         Exceptions a callback raises are logged and ignored. Returns a function that
         unsubscribes (safe to call twice); the last one closes the connection.
 
