@@ -102,7 +102,6 @@ class EventHub:
         self._config = config
         self._channel = prefix + "ev"
         self._owner = weakref.ref(owner)
-        self._owner_name = type(owner).__name__
         self._lock = threading.RLock()
         self._subscribers: tuple[Subscriber, ...] = ()
         self._session: _Session | None = None
