@@ -79,8 +79,13 @@ def summary(events: list[StorageEvent]) -> list[tuple[str, str | None, str | Non
 
 
 @pytest.fixture(params=FACES)
-def make(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator[Callable[..., Any]]:
-    """``make(namespace=None, **config)``: a Redis storage of the face under test, async API."""
+async def make(
+    request: pytest.FixtureRequest, redis_server: RedisServer
+) -> AsyncIterator[Callable[..., Any]]:
+    """``make(namespace=None, **config)``: a Redis storage of the face under test, async API.
+
+    Closed on the test's own event loop afterwards (the async client belongs to it).
+    """
     face = str(request.param)
     made: list[Any] = []
 
@@ -93,13 +98,8 @@ def make(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator[
         return storage
 
     yield factory
-    for storage in made:  # the async client belonged to the test's loop: drop it, stop listening
-        if face == "sync":
-            storage.sync.close()
-        else:
-            storage._client = None
-            storage._closed = True
-            storage._events.close()
+    for storage in made:
+        await storage.close()
 
 
 @pytest.fixture
