@@ -144,6 +144,7 @@ case "$cmd" in
     ;;
   docs)
     setup docs
+    need_redis  # notebook 07 starts a private redis-server
     "$VPY" -m sphinx -W --keep-going -b html docs docs/_build/html
     echo "docs: docs/_build/html/index.html"
     ;;

@@ -56,7 +56,7 @@ class FrozenMetadata(dict[str, str]):
 EMPTY_METADATA: Mapping[str, str] = FrozenMetadata()
 """The shared, read-only empty metadata mapping."""
 
-EventKind = Literal["put", "delete", "copy", "move", "delete_prefix", "clear", "restore", "close"]
+EventKind = Literal["put", "delete", "copy", "move", "delete_prefix", "clear", "restore", "close", "resync"]
 """What a :class:`StorageEvent` reports."""
 
 
@@ -370,12 +370,14 @@ class StorageEvent:
         kind: ``"put"``, ``"delete"``, ``"copy"``, ``"move"``, ``"delete_prefix"``
             (one event for every file under ``key``, the prefix; ``count`` says how many),
             ``"clear"``, ``"restore"`` (the whole contents were replaced at once by
-            ``restore()``; ``count`` says how many files it holds now), or
+            ``restore()``; ``count`` says how many files it holds now),
+            ``"resync"`` (some events were missed, as when a Redis storage's event
+            connection dropped and came back: re-read the storage), or
             ``"close"`` (the last event: the storage was closed).
         key: The key written or deleted (the destination of a copy or move);
-            ``None`` for ``"clear"``, ``"restore"`` and ``"close"``.
+            ``None`` for ``"clear"``, ``"restore"``, ``"resync"`` and ``"close"``.
         file: The new file for put/copy/move, the removed file for delete, ``None`` for
-            clear, restore and close.
+            clear, restore, resync and close.
         source: The source key of a copy or move, otherwise ``None``.
         count: How many files a ``"delete_prefix"`` deleted, or how many a
             ``"restore"`` put in place, otherwise ``None``.

@@ -803,7 +803,7 @@ async def test_usage_unlimited(make: Make) -> None:
 # ------------------------------------------------------------------- events
 
 
-@memory_only("events: RedisStorage.subscribe() has no change notifications yet (the base default)")
+@memory_only("events: Redis delivers them later, from a thread (tests/test_redis_events.py)")
 async def test_subscribe_delivers_an_event_after_every_change(make: Make) -> None:
     storage = make()
     events: list[StorageEvent] = []
@@ -841,7 +841,7 @@ async def test_subscribe_delivers_an_event_after_every_change(make: Make) -> Non
     unsubscribe()  # safe twice
 
 
-@memory_only("events: RedisStorage.subscribe() has no change notifications yet (the base default)")
+@memory_only("events: Redis delivers them later, from a thread (tests/test_redis_events.py)")
 async def test_failed_writes_emit_no_event(make: Make) -> None:
     storage = make(MemoryConfig(max_size=5))
     events: list[StorageEvent] = []
@@ -865,7 +865,7 @@ async def _failing_stream() -> AsyncIterator[bytes]:
     raise RuntimeError("boom")
 
 
-@memory_only("events: RedisStorage.subscribe() has no change notifications yet (the base default)")
+@memory_only("events: Redis delivers them later, from a thread (tests/test_redis_events.py)")
 async def test_a_raising_subscriber_does_not_break_the_write(
     caplog: pytest.LogCaptureFixture, make: Make
 ) -> None:
@@ -887,7 +887,7 @@ async def test_a_raising_subscriber_does_not_break_the_write(
     assert any(r.exc_info and r.exc_info[0] is ValueError for r in caplog.records)
 
 
-@memory_only("events: RedisStorage.subscribe() has no change notifications yet (the base default)")
+@memory_only("events: Redis delivers them later, from a thread (tests/test_redis_events.py)")
 async def test_unsubscribing_one_callback_keeps_the_others(make: Make) -> None:
     storage = make()
     a: list[str] = []
@@ -901,7 +901,7 @@ async def test_unsubscribing_one_callback_keeps_the_others(make: Make) -> None:
     assert b == ["put", "delete"]
 
 
-@memory_only("events: RedisStorage.subscribe() has no change notifications yet (the base default)")
+@memory_only("events: Redis delivers them later, from a thread (tests/test_redis_events.py)")
 async def test_events_come_from_the_thread_that_made_the_change(make: Make) -> None:
     storage = make()
     threads: list[int] = []
@@ -948,7 +948,6 @@ async def test_errors_pickle(make: Make) -> None:
     assert pickle.loads(pickle.dumps(missing.value)).key == "nope"
 
 
-@memory_only("events: RedisStorage.subscribe() has no change notifications yet (the base default)")
 @pytest.mark.anyio
 async def test_close_sends_one_last_close_event(make: Make) -> None:
     storage = make()

@@ -143,7 +143,7 @@ def sample_ledger(storage: MemoryStorage, max_size: int, stop: threading.Event, 
 # ------------------------------------------------------------------------ tasks
 
 
-@memory_only("events: RedisStorage.subscribe() has no change notifications yet; its monitor counts events")
+@memory_only("Redis delivers events later (tests/test_redis_events.py); the monitor counts them at once")
 @pytest.mark.anyio
 async def test_many_tasks_keep_the_ledger_exact(make: Make) -> None:
     max_size = 3000
@@ -200,7 +200,7 @@ async def test_concurrent_puts_fill_the_quota_exactly(make: Make) -> None:
     await assert_consistent(storage, 3000)
 
 
-@memory_only("events: RedisStorage.subscribe() has no change notifications yet; its monitor counts events")
+@memory_only("Redis delivers events later (tests/test_redis_events.py); the monitor counts them at once")
 @pytest.mark.anyio
 async def test_concurrent_streams_never_overshoot(make: Make) -> None:
     storage = make(MemoryConfig(max_size=50 * 60))

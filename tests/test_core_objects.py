@@ -117,7 +117,7 @@ async def test_a_range_read_copies_only_what_it_needs(make: Make) -> None:
 
 
 # --------------------------------------------------------------- conditional writes
-@memory_only("events: RedisStorage.subscribe() has no change notifications yet (the base default)")
+@memory_only("events: Redis delivers them later, from a thread (tests/test_redis_events.py)")
 async def test_create_only_put(make: Make) -> None:
     storage = make()
     events: list[StorageEvent] = []
@@ -408,7 +408,7 @@ async def test_glob_lists_only_the_range_of_its_literal_prefix(make: Make) -> No
 
 
 # ----------------------------------------------------------------- delete_prefix
-@memory_only("events: RedisStorage.subscribe() has no change notifications yet (the base default)")
+@memory_only("events: Redis delivers them later, from a thread (tests/test_redis_events.py)")
 async def test_delete_prefix(make: Make) -> None:
     storage = make(MemoryConfig(max_size=10_000))
     for i in range(300):

@@ -134,7 +134,7 @@ async def test_a_listing_interrupted_by_close_raises_closed(make: Make) -> None:
 
 
 # ---------------------------------------------------- 11: close is the last event
-@memory_only("events: RedisStorage.subscribe() has no change notifications yet (the base default)")
+@memory_only("events: Redis delivers them later, from a thread (tests/test_redis_events.py)")
 async def test_close_is_delivered_after_the_events_of_earlier_writes(make: Make) -> None:
     storage = make()
     core = unwrap(storage)

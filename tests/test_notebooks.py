@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.kernel, pytest.mark.timeout(240)]
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
 
-def test_the_six_tutorials_exist() -> None:
+def test_the_seven_tutorials_exist() -> None:
     assert [p.stem for p in NOTEBOOKS] == [
         "01_quickstart",
         "02_async",
@@ -24,6 +24,7 @@ def test_the_six_tutorials_exist() -> None:
         "04_testing",
         "05_quotas",
         "06_dataframes_and_arrays",
+        "07_shared_storage",
     ]
 
 
@@ -52,6 +53,8 @@ def test_runs_in_a_real_kernel(path: Path, tmp_path: Path, monkeypatch: pytest.M
     for name in ("HOME", "JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
         (tmp_path / name).mkdir()
         monkeypatch.setenv(name, str(tmp_path / name))
+    if path.stem == "07_shared_storage":
+        needs_redis_server()
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
         nb,
@@ -87,10 +90,23 @@ def test_runs_in_a_real_kernel(path: Path, tmp_path: Path, monkeypatch: pytest.M
             "stopped: Storage quota exceeded writing 'frames/huge.parquet'",
             "False True",
         ],
+        "07_shared_storage": [
+            "second kernel: process",
+            "[(('put', 'kernel-1'), 40), (('put', 'kernel-2'), 40)]",
+            "StorageUsage(file_count=81",
+            "second kernel sees 41 logs of the first kernel",
+            "second kernel: Storage quota exceeded writing 'kernel-2/huge.bin'",
+        ],
     }[path.stem]
     for fragment in expected:
         assert fragment in text, f"{path.name}: {fragment!r} not in the outputs"
-    if path.stem in ("01_quickstart", "03_live_browser", "05_quotas", "06_dataframes_and_arrays"):
+    if path.stem in (
+        "01_quickstart",
+        "03_live_browser",
+        "05_quotas",
+        "06_dataframes_and_arrays",
+        "07_shared_storage",
+    ):
         state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
         assert any(m["model_name"] == "FloatProgressModel" for m in state.values()), "no quota gauge rendered"
         # Run All ends with every browser alive and showing data, never "closed".
@@ -103,3 +119,17 @@ def test_runs_in_a_real_kernel(path: Path, tmp_path: Path, monkeypatch: pytest.M
         for value in totals:
             assert "closed" not in value, f"{path.name} ends with a closed browser: {value}"
             assert " files" in value or " file " in value, value
+    if path.stem == "07_shared_storage":  # one browser shows what both kernels wrote
+        assert any("<b>81</b> files" in value for value in totals), totals
+
+
+def needs_redis_server() -> None:
+    """Notebook 07 starts a private redis-server: skip without one (fail in CI, which installs it)."""
+    import os
+    import shutil
+
+    if shutil.which("redis-server") is None:
+        message = "notebook 07 needs redis-server: ./dev.sh test installs it (apt-get install redis-server)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(message)
+        pytest.skip(message)

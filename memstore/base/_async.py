@@ -33,6 +33,7 @@ from memstore._ops import (
     check_overwrite,
     check_prefix,
     check_ranges,
+    closed_error,
     dir_listing,
     glob_matcher,
     modified_of,
@@ -41,6 +42,8 @@ from memstore.types import DirListing, PrefixUsage, StorageEvent, StorageUsage, 
 
 if TYPE_CHECKING:
     from typing_extensions import Self
+
+    from memstore.notebook import StorageBrowser
 
 __all__ = ["BaseStorage", "Storage"]
 
@@ -372,6 +375,25 @@ class BaseStorage(ABC):
         if not callable(callback):
             raise TypeError(f"callback must be callable, not {type(callback).__name__}")
         return _never
+
+    def browse(self, *, page_size: int = 50) -> StorageBrowser:
+        """Open a live :class:`memstore.notebook.StorageBrowser` on this storage (needs ipywidgets).
+
+        The browser uses only the contract, so every backend has it: it re-renders on
+        the storage's change events (a backend without events refreshes when asked).
+
+        Args:
+            page_size: Rows per page (1 to 1000).
+
+        Raises:
+            StorageClosedError: If the storage is closed.
+            ImportError: If ipywidgets is not installed (the ``notebook`` extra).
+        """
+        if self.closed:
+            raise closed_error(self)
+        from memstore.notebook import StorageBrowser
+
+        return StorageBrowser(self, page_size=page_size)
 
     @property
     def closed(self) -> bool:

@@ -41,8 +41,6 @@ from memstore.types import (
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from memstore.notebook import StorageBrowser
-
     if ASYNC:
         from memstore.memory._sync import SyncMemoryStorage
 
@@ -735,13 +733,6 @@ class MemoryStorage(AsyncFace, BaseStorage):
         if not callable(callback):
             raise TypeError(f"callback must be callable, not {type(callback).__name__}")
         return self._open().subscribe(callback)
-
-    def browse(self, *, page_size: int = 50) -> StorageBrowser:
-        """Open a live :class:`memstore.notebook.StorageBrowser` on this storage (needs ipywidgets)."""
-        from memstore.notebook import StorageBrowser
-
-        self._open()
-        return StorageBrowser(self, page_size=page_size)
 
     if ASYNC:
 

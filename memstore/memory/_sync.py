@@ -43,8 +43,6 @@ from memstore.types import (
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from memstore.notebook import StorageBrowser
-
 
 __all__ = ["MemoryConfig", "SyncMemoryStorage"]
 
@@ -729,10 +727,3 @@ class SyncMemoryStorage(SyncFace, SyncBaseStorage):
         if not callable(callback):
             raise TypeError(f"callback must be callable, not {type(callback).__name__}")
         return self._open().subscribe(callback)
-
-    def browse(self, *, page_size: int = 50) -> StorageBrowser:
-        """Open a live :class:`memstore.notebook.StorageBrowser` on this storage (needs ipywidgets)."""
-        from memstore.notebook import StorageBrowser
-
-        self._open()
-        return StorageBrowser(self, page_size=page_size)

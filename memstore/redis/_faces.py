@@ -21,6 +21,7 @@ from memstore._ops import closed_error
 from memstore.exceptions import ConfigurationError, StorageConnectionError, StorageError
 from memstore.redis import _scripts
 from memstore.redis._config import RedisConfig
+from memstore.redis._events import EventHub
 from memstore.types import StoredFile
 
 if TYPE_CHECKING:
@@ -122,6 +123,7 @@ class _Base:
         self._lock = threading.Lock()
         self._client: Any = None
         self._scripts: dict[str, Any] = {}
+        self._events = EventHub(self.config, self._prefix, self)
 
     @property
     def closed(self) -> bool:
@@ -206,12 +208,22 @@ class AsyncFace(_Base):
             await self._script("ABORT", token)
 
     async def close(self) -> None:
-        """Close the connection and refuse further use (idempotent). The files stay on the server."""
+        """Close the connection and refuse further use (idempotent). The files stay on the server.
+
+        Subscribers get the events already on their way, then one last ``"close"`` event.
+        """
+        import anyio
+
         with self._lock:
             client, self._client, self._closed = self._client, None, True
         if client is not None:
             with contextlib.suppress(Exception):  # a dead connection is closed enough
                 await client.close()
+        if self._events.listening:  # waits for the events on their way: in a worker thread
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(self._events.close)
+        else:
+            self._events.close()
 
 
 @functools.cache
@@ -326,9 +338,13 @@ class SyncFace(_Base):
             self._script("ABORT", token)
 
     def close(self) -> None:
-        """Close the connection and refuse further use (idempotent). The files stay on the server."""
+        """Close the connection and refuse further use (idempotent). The files stay on the server.
+
+        Subscribers get the events already on their way, then one last ``"close"`` event.
+        """
         with self._lock:
             client, self._client, self._closed = self._client, None, True
         if client is not None:
             with contextlib.suppress(Exception):  # a dead connection is closed enough
                 client.close()
+        self._events.close()

@@ -17,7 +17,16 @@ it one Redis Cluster hash slot):
 ``P lease``               sorted set ``token -> deadline (ms)``: a stream whose writer died
                           is reclaimed (chunks deleted, reservation released) after it
 ``P seq``                 counter naming the versions of small files
+``P evs``                 counter numbering the change events (a gap means some were lost)
+``P ev``                  pub/sub channel (not a key): every committed change publishes
+                          its event there, from inside its script (``publish`` below)
 ========================  ============================================================
+
+An event message is a JSON array ``[seq, kind, key, size, etag, ct, mt, meta, source,
+count]``: ``""`` stands for "none" (no key is empty) and ``count`` is ``-1`` unless the
+kind has one (memstore/redis/_events.py decodes it). Publishing inside the script makes
+the message atomic with the change and ordered with it: the server runs one script at a
+time, and a subscriber receives the messages in the order the scripts ran.
 
 Every script takes ``P`` as ``ARGV[1]`` and answers a table whose first item is a status:
 ``ok``, ``notfound``, ``exists``, ``precond``, ``quota`` or ``lease``. The scripts build
@@ -84,6 +93,15 @@ local function ledger()
   local st = redis.call('HMGET', P .. 'st', 'used', 'reserved')
   return num(st[1]), num(st[2])
 end
+-- the change event of a committed write: f = {size, etag, ct, mt, meta} of the file, or nil
+local function publish(kind, key, f, source, count)
+  local seq = redis.call('INCR', P .. 'evs')
+  local msg = {seq, kind, key or '', '', '', '', '', '', source or '', count or -1}
+  if f then
+    for i = 1, 5 do msg[3 + i] = f[i] or '' end
+  end
+  redis.call('PUBLISH', P .. 'ev', cjson.encode(msg))
+end
 """
 
 PUT = (
@@ -120,6 +138,7 @@ if old[1] then unref(old[3], num(old[4])) else redis.call('ZADD', P .. 'idx', 0,
 redis.call('HSET', fk, 'size', ARGV[4], 'etag', ARGV[5], 'ct', ARGV[6], 'mt', mt, 'meta', ARGV[7],
   'ver', ver, 'n', ARGV[8], 'cs', ARGV[9])
 account(old[1] and 0 or 1, size - old_size)
+publish('put', key, {ARGV[4], ARGV[5], ARGV[6], mt, ARGV[7]})
 return {'ok', mt}
 """
 )
@@ -172,13 +191,14 @@ DELETE = (
 -- ARGV: P key if_match
 local key = ARGV[2]
 local fk = P .. 'f:' .. key
-local old = redis.call('HMGET', fk, 'size', 'etag', 'ver', 'n')
+local old = redis.call('HMGET', fk, 'size', 'etag', 'ver', 'n', 'ct', 'mt', 'meta')
 if ARGV[3] ~= '' and old[2] ~= ARGV[3] then return {'precond', old[2] or ''} end
 if not old[1] then return {'notfound'} end
 redis.call('DEL', fk)
 redis.call('ZREM', P .. 'idx', key)
 unref(old[3], num(old[4]))
 account(-1, -num(old[1]))
+publish('delete', key, {old[1], old[2], old[5], old[6], old[7]})
 return {'ok'}
 """
 )
@@ -211,6 +231,7 @@ redis.call('HSET', P .. 'f:' .. dst, 'size', s[1], 'etag', s[2], 'ct', s[3], 'mt
 local added = d[1] and 0 or 1
 if remove then added = added - 1 end
 account(added, growth)
+publish(remove and 'move' or 'copy', dst, {s[1], s[2], s[3], mt, s[5]}, src)
 return {'ok', mt, s[1], s[2], s[3], s[5]}
 """
 )
@@ -218,7 +239,8 @@ return {'ok', mt, s[1], s[2], s[3], s[5]}
 DELETE_RANGE = (
     _PRELUDE
     + r"""
--- ARGV: P lo hi (ZRANGEBYLEX bounds): every file in the range, in one step
+-- ARGV: P lo hi [prefix] (ZRANGEBYLEX bounds): every file in the range, in one step;
+-- its event is "delete_prefix" of prefix, or "clear" when prefix is '' or absent
 local idx = P .. 'idx'
 local keys = redis.call('ZRANGEBYLEX', idx, ARGV[2], ARGV[3])
 local total = 0
@@ -232,6 +254,7 @@ end
 if #keys > 0 then
   redis.call('ZREMRANGEBYLEX', idx, ARGV[2], ARGV[3])
   account(-#keys, -total)
+  if (ARGV[4] or '') == '' then publish('clear') else publish('delete_prefix', ARGV[4], nil, nil, #keys) end
 end
 return {'ok', #keys}
 """

@@ -326,14 +326,15 @@ class SyncRedisStorage(SyncFace, SyncBaseStorage):
             StorageClosedError: If the storage is closed.
         """
         self._check_open()
-        lo, hi = _lex_range(ops.check_folder_prefix(prefix))
-        reply = self._script("DELETE_RANGE", lo, hi)
+        prefix = ops.check_folder_prefix(prefix)
+        lo, hi = _lex_range(prefix)
+        reply = self._script("DELETE_RANGE", lo, hi, prefix)
         return int(reply[1])
 
     def clear(self) -> None:
         """Delete every file of the namespace, in one step."""
         self._check_open()
-        self._script("DELETE_RANGE", "-", "+")
+        self._script("DELETE_RANGE", "-", "+", "")
 
     # ------------------------------------------------------------------- reads
     def get(self, key: str, *, start: int | None = None, end: int | None = None) -> Iterator[bytes]:
@@ -563,17 +564,40 @@ class SyncRedisStorage(SyncFace, SyncBaseStorage):
         return problems
 
     def subscribe(self, callback: Callable[[StorageEvent], None]) -> Callable[[], None]:
-        """Change notifications are not implemented on Redis yet: the callback is never called.
+        """Call ``callback(event)`` after every change made by any client of the namespace.
 
-        Returns a function that unsubscribes (it does nothing). A browser on a Redis
-        storage refreshes when asked.
+        Changes made through this storage, another storage object, another process or
+        another machine on the same server and ``namespace`` all arrive, as one
+        :class:`~memstore.StorageEvent` each, with the same fields as on the memory
+        backend. Every write script publishes its event on the namespace's pub/sub
+        channel in the same atomic step as the change, so events arrive in the order
+        the server committed the changes.
+
+        The first subscriber opens a dedicated pub/sub connection and waits until the
+        server confirms it (one round trip); the events then come from one background
+        thread, shortly after each change committed: not in step with the write as on
+        the memory backend (a write's own event may arrive just before or just after
+        the write returns).
+        Exceptions a callback raises are logged and ignored. Returns a function that
+        unsubscribes (safe to call twice); the last one closes the connection.
+
+        Delivery is at most once: Redis keeps no backlog, so events published while the
+        event connection is down are lost (the client reconnects by itself). Events are
+        numbered: the next one that arrives shows the gap, or, when none comes, the
+        namespace's event counter does (checked after a second without events), and a
+        ``"resync"`` event comes first: re-read the storage (the notebook browser does).
+        ``close()`` delivers the events already on their way, then one last ``"close"``
+        event.
 
         Raises:
             TypeError: If ``callback`` is not callable.
             StorageClosedError: If the storage is closed.
+            StorageConnectionError: If the server cannot be reached in time.
         """
+        if not callable(callback):
+            raise TypeError(f"callback must be callable, not {type(callback).__name__}")
         self._check_open()
-        return super().subscribe(callback)
+        return self._events.subscribe(callback)
 
     # ---------------------------------------------------------------- helpers
     def _lease(self) -> str:

@@ -1,0 +1,154 @@
+"""A private ``redis-server`` for tutorials and experiments: :func:`local_server`.
+
+Starts the ``redis-server`` found on ``PATH`` (Debian: ``apt-get install redis-server``)
+on a free port of 127.0.0.1, in a temporary directory, with no persistence and the
+``noeviction`` policy memstore needs, and stops it (and removes the directory) when
+asked, when the ``with`` block ends, or at the latest when the Python process exits.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+from memstore.exceptions import ConfigurationError
+
+__all__ = ["LocalRedisServer", "local_server"]
+
+_TRIES = 5  # a free port can be taken between the probe and the bind: try another
+
+
+class LocalRedisServer:
+    """A ``redis-server`` process owned by this Python process (see :func:`local_server`).
+
+    Attributes:
+        port: The TCP port it listens on (on 127.0.0.1 only).
+        directory: Its working directory (a temporary one, removed by :meth:`stop`).
+    """
+
+    def __init__(
+        self, process: subprocess.Popen[bytes], port: int, directory: tempfile.TemporaryDirectory[str]
+    ) -> None:
+        """Take ownership of a started server (use :func:`local_server` to start one)."""
+        self._process = process
+        self.port = port
+        self._tmp = directory
+        self.directory = Path(directory.name)
+        self._finalizer = weakref.finalize(self, _stop, process, directory)
+
+    @property
+    def url(self) -> str:
+        """The server's URL for :class:`~memstore.redis.RedisConfig`: ``redis://127.0.0.1:<port>/0``."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def running(self) -> bool:
+        """Whether the server process is still running."""
+        return self._process.poll() is None
+
+    def stop(self) -> None:
+        """Stop the server, wait until it is gone and remove its directory (idempotent)."""
+        self._finalizer()
+
+    def __enter__(self) -> LocalRedisServer:
+        """Enter the context: the server itself."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Leave the context: stop the server."""
+        self.stop()
+
+    def __repr__(self) -> str:
+        """``LocalRedisServer(url='redis://127.0.0.1:<port>/0', running=True)``."""
+        return f"LocalRedisServer(url={self.url!r}, running={self.running})"
+
+
+def _stop(process: subprocess.Popen[bytes], directory: tempfile.TemporaryDirectory[str]) -> None:
+    if process.poll() is None:
+        process.kill()
+    process.wait(timeout=30)
+    directory.cleanup()
+
+
+def local_server(*, args: Sequence[str] = (), timeout: float = 30.0) -> LocalRedisServer:
+    """Start a private ``redis-server`` on a free port of 127.0.0.1 and wait until it answers.
+
+    For tutorials, notebooks and trying the Redis backend without a server of your own:
+    nothing is kept on disk, and the server stops with :meth:`LocalRedisServer.stop`, at
+    the end of a ``with`` block, or when this Python process exits.
+
+    Example:
+        >>> with local_server() as server:
+        ...     storage = SyncRedisStorage(RedisConfig(server.url))
+
+    Args:
+        args: More ``redis-server`` options (``["--appendonly", "yes"]``).
+        timeout: Seconds to wait for the server to answer ``PING``.
+
+    Returns:
+        The running server.
+
+    Raises:
+        ConfigurationError: If ``redis-server`` is not installed, or does not start in time
+            (the message ends with its log).
+        TypeError: If ``args`` is not a sequence of ``str``.
+    """
+    if isinstance(args, str) or not all(isinstance(a, str) for a in args):
+        raise TypeError("args must be a sequence of str (redis-server options)")
+    exe = shutil.which("redis-server")
+    if exe is None:
+        raise ConfigurationError(
+            "redis-server is not installed or not on PATH (Debian/Ubuntu: apt-get install redis-server; "
+            "conda: conda install -c conda-forge redis-server)"
+        )
+    last = ""
+    for _ in range(_TRIES):
+        directory = tempfile.TemporaryDirectory(prefix="memstore-redis-")
+        port = _free_port()
+        command = [exe, "--port", str(port), "--bind", "127.0.0.1", "--dir", directory.name, "--save", ""]
+        command += ["--appendonly", "no", "--maxmemory-policy", "noeviction", "--protected-mode", "yes"]
+        command += ["--daemonize", "no", *args]
+        log_path = Path(directory.name) / "redis.log"
+        with log_path.open("ab") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=directory.name)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and process.poll() is None:
+            if _ping(port):
+                return LocalRedisServer(process, port, directory)
+            time.sleep(0.02)
+        timed_out = process.poll() is None  # else it exited: the port was taken, or a bad option
+        last = log_path.read_text(errors="replace")[-2000:]
+        _stop(process, directory)
+        if timed_out:
+            raise ConfigurationError(
+                f"redis-server did not answer within {timeout:g} s; its log ends with:\n{last}"
+            )
+    raise ConfigurationError(f"redis-server did not start on 127.0.0.1; its log ends with:\n{last}")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
