@@ -21,6 +21,7 @@ SUBJECT = {
     "range": "memstore (sync)",
     "list_dir": "memstore (sync)",
     "create": "memstore (sync)",
+    "redis": "RedisStorage",
 }
 """Whose ratio the "vs" column shows, per scenario (memstore unless named here)."""
 

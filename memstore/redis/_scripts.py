@@ -269,8 +269,11 @@ local lo = '[' .. prefix
 local hi = '+'
 if prefix ~= '' then hi = '[' .. prefix .. '\255' end
 local folders, files = {}, {}
+-- read a few keys after each jump (the next one often starts another sub-folder), more
+-- and more (up to 128) while they are files
+local want = 8
 while true do
-  local batch = redis.call('ZRANGEBYLEX', idx, lo, hi, 'LIMIT', 0, 128)
+  local batch = redis.call('ZRANGEBYLEX', idx, lo, hi, 'LIMIT', 0, want)
   local jumped = false
   for _, key in ipairs(batch) do
     local slash = string.find(key, '/', plen + 1, true)
@@ -284,7 +287,13 @@ while true do
     files[#files + 1] = key
     lo = '(' .. key
   end
-  if not jumped and #batch < 128 then break end
+  if jumped then
+    want = 2
+  elseif #batch < want then
+    break
+  elseif want < 128 then
+    want = want * 2
+  end
 end
 return {'ok', folders, rows(files, {})}
 """
