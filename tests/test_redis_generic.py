@@ -207,7 +207,9 @@ def test_load_refuses_a_namespace_that_holds_files(redis_server: RedisServer, tm
         storage.clear()
 
 
-def test_a_bad_archive_or_quota_leaves_the_namespace_untouched(redis_server: RedisServer, tmp_path: Path) -> None:
+def test_a_bad_archive_or_quota_leaves_the_namespace_untouched(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     from memstore import StorageFormatError, StorageQuotaExceededError, SyncMemoryStorage
 
     path = tmp_path / "s.tar"
@@ -227,7 +229,9 @@ def test_a_bad_archive_or_quota_leaves_the_namespace_untouched(redis_server: Red
         assert storage.check() == []
 
 
-def test_a_load_that_fails_half_way_removes_the_files_it_put(redis_server: RedisServer, tmp_path: Path) -> None:
+def test_a_load_that_fails_half_way_removes_the_files_it_put(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
     from memstore import StorageFileExistsError, SyncMemoryStorage
 
     path = tmp_path / "s.tar"
