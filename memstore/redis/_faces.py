@@ -183,6 +183,10 @@ class _Base:
             return [self._prefix, *args]
         return pack_args(self._prefix, args)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its configuration: unpickled, an open storage on the same namespace (same files)."""
+        return (type(self), (self.config,))
+
     @property
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
@@ -349,6 +353,16 @@ class SyncFace(_Base):
             return client.custom_command(list(args))
         except Exception as exc:
             raise translate(exc, self.config) from None
+
+    def as_async(self) -> Any:
+        """An async storage on the same server and namespace (same files), with its own connection.
+
+        What the async-only integrations (zarr's store, the fsspec filesystem) run on
+        when given this synchronous storage; close it when done with it.
+        """
+        from memstore.redis._async import RedisStorage
+
+        return RedisStorage(self.config)
 
     def _put_async_stream(
         self,
