@@ -20,13 +20,13 @@ imports zarr.
 from __future__ import annotations
 
 import contextlib
-import sys
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Store, SuffixByteRequest
 from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 
+from memstore._cores import async_core, identity
 from memstore.base import BaseStorage
 from memstore.exceptions import StorageFileExistsError, StorageFileNotFoundError
 from memstore.memory import MemoryStorage
@@ -35,36 +35,16 @@ __all__ = ["MemstoreStore"]
 
 
 def _core(storage: object) -> tuple[BaseStorage, bool]:
-    """The async storage behind ``storage`` (a storage, a sync face or a name); made here?
-
-    A synchronous storage with ``as_async()`` (:class:`~memstore.redis.SyncRedisStorage`)
-    gets an async twin of its own (its own connection), which the store closes.
-    """
+    """The async storage behind ``storage`` (a storage, a sync face or a name); made here?"""
     if isinstance(storage, str):
         return MemoryStorage.named(storage), False
-    if isinstance(storage, BaseStorage):
-        return storage, False
-    core = getattr(storage, "async_storage", None)  # SyncMemoryStorage
-    if isinstance(core, BaseStorage):
-        return core, False
-    make = getattr(storage, "as_async", None)  # SyncRedisStorage
-    if callable(make):
-        twin = make()
-        if isinstance(twin, BaseStorage):
-            return twin, True
-    raise TypeError(
-        "storage must be a memstore storage (MemoryStorage, RedisStorage, or their sync faces) "
-        f"or a storage name, not {type(storage).__name__}"
-    )
-
-
-def _identity(storage: object) -> object:
-    """What makes two stores' storages the same: the object, or the namespace of a Redis one."""
-    redis = sys.modules.get("memstore.redis")
-    config = getattr(storage, "config", None)
-    if redis is not None and isinstance(config, redis.RedisConfig):
-        return ("redis", config)
-    return storage
+    try:
+        return async_core(storage)
+    except TypeError:
+        raise TypeError(
+            "storage must be a memstore storage (MemoryStorage, RedisStorage, or their sync faces) "
+            f"or a storage name, not {type(storage).__name__}"
+        ) from None
 
 
 def _check_prefix(prefix: object) -> str:
@@ -142,7 +122,7 @@ class MemstoreStore(Store):
         """Equal when on the same storage (object, or Redis namespace), with the same prefix and mode."""
         return (
             isinstance(other, MemstoreStore)
-            and _identity(other._given) == _identity(self._given)
+            and identity(other._given) == identity(self._given)
             and other.prefix == self.prefix
             and other.read_only == self.read_only
         )
