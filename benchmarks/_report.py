@@ -15,7 +15,16 @@ from benchmarks._model import Check, ScenarioResult
 
 __all__ = ["machine_info", "render_markdown", "render_text", "write_json", "write_plot"]
 
-PACKAGES = ("memstore", "litestar-storages", "obstore", "fsspec", "opendal", "anyio", "sortedcontainers")
+PACKAGES = (
+    "memstore",
+    "litestar-storages",
+    "obstore",
+    "fsspec",
+    "opendal",
+    "anyio",
+    "sortedcontainers",
+    "valkey-glide",
+)
 SUBJECT = {
     "sync": "sync facade",
     "range": "memstore (sync)",
