@@ -412,7 +412,7 @@ class RedisStorage(AsyncFace, BaseStorage):
             OSError: If the file cannot be read.
         """
         where = _archive.check_path(path)
-        self = cls(config)  # named so: the generator makes awaits on self synchronous
+        self = cls(config)  # named self: the generator translates calls on self
         try:
             items = await offload(_archive.read_archive, where, self.config.max_size)
             await self._fill(items, where)

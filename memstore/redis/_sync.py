@@ -403,7 +403,7 @@ class SyncRedisStorage(SyncFace, SyncBaseStorage):
             OSError: If the file cannot be read.
         """
         where = _archive.check_path(path)
-        self = cls(config)  # named so: the generator makes awaits on self synchronous
+        self = cls(config)  # named self: the generator translates calls on self
         try:
             items = _archive.read_archive(where, self.config.max_size)
             self._fill(items, where)
