@@ -152,3 +152,22 @@ def test_pandas_through_storage_options(shared: SyncRedisStorage) -> None:
     with pytest.raises(StorageQuotaExceededError):
         big.to_parquet("memstore://frames/big.parquet", storage_options=options, compression=None)
     assert not shared.exists("frames/big.parquet")
+
+
+def test_folders_and_errors_on_a_filesystem_of_one_storage(shared: SyncRedisStorage) -> None:
+    fs = MemstoreFileSystem(storage=shared)
+    fs.mkdir("made/by/mkdir")  # object-store folders need no creation
+    assert shared.get_usage().file_count == 0
+    with pytest.raises(FileNotFoundError):
+        fs.ls("missing")
+    with pytest.raises(FileNotFoundError):
+        fs.cat("missing.txt")
+    with pytest.raises(IsADirectoryError):
+        fs.pipe("", b"x")
+    fs.pipe("only.txt", b"1", mode="create")
+    with pytest.raises(FileExistsError):
+        fs.pipe("only.txt", b"2", mode="create")
+    assert fs.info("")["type"] == "directory"
+    assert fs.du("") == 1
+    fs.rm("", recursive=True)  # the whole storage
+    assert shared.get_usage().file_count == 0

@@ -289,3 +289,33 @@ def test_a_save_reads_again_a_file_replaced_while_it_was_read(tmp_path: Path) ->
     assert loaded.get_bytes("a") == b"new, longer contents"
     assert loaded.info("a").etag == inner.info("a").etag
     assert loaded.get_bytes("b") == b"stays"
+
+
+# ---------------------------------------------------------------- pickling
+def test_a_redis_storage_pickles_as_a_handle_on_the_same_namespace(config: RedisConfig) -> None:
+    import pickle
+
+    with SyncRedisStorage(config) as storage:
+        storage.put("shared.txt", b"seen by every handle")
+        again = pickle.loads(pickle.dumps(storage))
+        assert isinstance(again, SyncRedisStorage)
+        assert again is not storage
+        assert again.config == config
+        assert again.get_bytes("shared.txt") == b"seen by every handle"
+        again.close()
+        assert not storage.closed  # a handle of its own
+    core = pickle.loads(pickle.dumps(RedisStorage(config)))
+    assert isinstance(core, RedisStorage)
+    assert asyncio.run(core.get_bytes("shared.txt")) == b"seen by every handle"
+    asyncio.run(core.close())
+
+
+def test_as_async_gives_an_async_storage_on_the_same_files(config: RedisConfig) -> None:
+    with SyncRedisStorage(config) as storage:
+        twin = storage.as_async()
+        assert isinstance(twin, RedisStorage)
+        assert twin.config == config
+        asyncio.run(twin.put("from-async", b"1"))
+        assert storage.get_bytes("from-async") == b"1"
+        asyncio.run(twin.close())
+        assert not storage.closed

@@ -132,3 +132,16 @@ def test_a_store_over_redis_pickles_to_the_same_namespace(config: RedisConfig) -
         assert zarr_sync(again.exists("zarr.json"))
         again.close()
         store.close()
+
+
+def test_closing_a_store_closes_the_connections_it_made(config: RedisConfig) -> None:
+    core = RedisStorage(config)
+    store = MemstoreStore(core)
+    store.set_sync("k", cpu.Buffer.from_bytes(b"v"))  # zarr's sync path: a sync face of its own
+    face = store._sync()
+    assert isinstance(face, SyncRedisStorage)
+    store.close()
+    assert face.closed
+    assert not core.closed  # the storage given stays open
+    assert zarr_sync(core.get_bytes("k")) == b"v"
+    zarr_sync(core.close())
