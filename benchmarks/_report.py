@@ -183,6 +183,7 @@ def render_markdown(results: Sequence[ScenarioResult], info: dict[str, Any], plo
     machine = info["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in machine["packages"].items())
     flag = " --quick" if info["mode"] == "quick" else ""
+    flag += "".join(f" --only {name}" for name in info.get("only", ()))
     out = [
         "# memstore benchmarks",
         "",
