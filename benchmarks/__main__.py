@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     config = Config.quick() if args.quick else Config.full()
     mode = "quick" if args.quick else "full"
-    info: dict[str, Any] = {"date": now_iso(), "mode": mode, "machine": machine_info()}
+    info: dict[str, Any] = {"date": now_iso(), "mode": mode, "only": names or [], "machine": machine_info()}
 
     def progress(message: str) -> None:
         print(message, file=sys.stderr, flush=True)

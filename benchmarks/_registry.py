@@ -18,6 +18,7 @@ from benchmarks.persistence import run_persist
 from benchmarks.put_get import run_get, run_put
 from benchmarks.put_parts import run_put_parts
 from benchmarks.quota import run_quota
+from benchmarks.redis import run_redis
 from benchmarks.stalls import run_stalls
 from benchmarks.streaming import run_stream
 from benchmarks.sync_facade import run_sync
@@ -80,6 +81,11 @@ SCENARIOS: tuple[Scenario, ...] = (
         "frames", "pandas Parquet of a ~50 MB frame: memstore:// vs fsspec memory://", run_sync=run_frames
     ),
     Scenario("zarr", "zarr chunk reads: MemstoreStore vs zarr's MemoryStore", run_sync=run_zarr),
+    Scenario(
+        "redis",
+        "Redis backend: put/get vs raw valkey-glide, sync vs async, listing at 10k..1M keys, 4 processes",
+        run_sync=run_redis,
+    ),
 )
 
 

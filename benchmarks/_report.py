@@ -15,12 +15,22 @@ from benchmarks._model import Check, ScenarioResult
 
 __all__ = ["machine_info", "render_markdown", "render_text", "write_json", "write_plot"]
 
-PACKAGES = ("memstore", "litestar-storages", "obstore", "fsspec", "opendal", "anyio", "sortedcontainers")
+PACKAGES = (
+    "memstore",
+    "litestar-storages",
+    "obstore",
+    "fsspec",
+    "opendal",
+    "anyio",
+    "sortedcontainers",
+    "valkey-glide",
+)
 SUBJECT = {
     "sync": "sync facade",
     "range": "memstore (sync)",
     "list_dir": "memstore (sync)",
     "create": "memstore (sync)",
+    "redis": "RedisStorage",
 }
 """Whose ratio the "vs" column shows, per scenario (memstore unless named here)."""
 
@@ -173,6 +183,7 @@ def render_markdown(results: Sequence[ScenarioResult], info: dict[str, Any], plo
     machine = info["machine"]
     versions = ", ".join(f"{k} {v}" for k, v in machine["packages"].items())
     flag = " --quick" if info["mode"] == "quick" else ""
+    flag += "".join(f" --only {name}" for name in info.get("only", ()))
     out = [
         "# memstore benchmarks",
         "",

@@ -45,7 +45,13 @@ from typing import IO, Any, NoReturn, TypeVar
 
 from memstore._keys import validate_key
 from memstore._ops import Data, freeze_metadata
-from memstore.exceptions import InvalidKeyError, StorageFormatError, StorageQuotaExceededError
+from memstore.exceptions import (
+    InvalidKeyError,
+    StorageError,
+    StorageFileNotFoundError,
+    StorageFormatError,
+    StorageQuotaExceededError,
+)
 from memstore.types import Snapshot, StoredFile, new_stored_file
 
 __all__ = [
@@ -56,6 +62,7 @@ __all__ = [
     "paused",
     "read_archive",
     "save_snapshot",
+    "save_storage",
     "snapshot_items",
     "write_archive",
 ]
@@ -278,6 +285,167 @@ def _write_tar(out: IO[bytes], files: Sequence[tuple[StoredFile, Iterable[bytes 
     end += -(written + end) % tarfile.RECORDSIZE
     write(bytes(end))
     return written
+
+
+# ------------------------------------------------------- saving any storage
+_HEADER_ROOM = 512  # bytes kept for the header of a streamed save, written once the totals are known
+_ATTEMPTS = 5  # reads of one file that may find it changed (by another client) before a save gives up
+
+
+def save_storage(storage: Any, path: str) -> tuple[str, int, int]:
+    """Save every file of ``storage`` to ``path`` through the storage contract alone.
+
+    For a backend that cannot take a snapshot of itself (the Redis backend): ``storage``
+    is a synchronous storage (``list``, ``info`` and ``get``), called from this thread.
+    Files are listed in key order and each is written whole from one version: its
+    contents are checked against the size and ETag its ``info`` gave, and a file that
+    another client replaced meanwhile is read again (deleted: left out). The header,
+    whose totals are known only at the end, is written last into the room kept for it.
+    Written beside ``path`` and renamed into place as :func:`write_archive` does.
+
+    Returns:
+        The absolute path written, its size in bytes and the number of files saved.
+
+    Raises:
+        StorageError: If a file kept changing while it was read.
+        OSError: If writing fails (nothing changed at ``path``).
+    """
+    target = os.path.abspath(path)
+    folder, name = os.path.split(target)
+    fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=folder)
+    try:
+        with _open_fd(fd) as out:
+            size, count = _save_streamed(out, storage)
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(OSError):
+            os.chmod(temp, os.stat(target).st_mode & 0o7777)
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+    return target, size, count
+
+
+def _member_header(name: str, size: int, mtime: float) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    info.mtime = int(mtime)
+    info.mode = 0o644
+    return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+
+
+def _save_streamed(out: IO[bytes], storage: Any) -> tuple[int, int]:
+    now = datetime.now(_UTC)
+    stamp = now.timestamp()
+    out.write(_member_header(HEADER, _HEADER_ROOM, stamp))
+    header_at = out.tell()
+    out.write(bytes(_HEADER_ROOM))
+    entries: list[bytes] = []
+    total = 0
+    keys = (file.key for file in storage.list())
+    for key in keys:
+        index = len(entries)
+        if not index % _YIELD_EVERY:
+            time.sleep(0)
+        member = member_name(index)
+        start = out.tell()
+        for _ in range(_ATTEMPTS):
+            try:
+                file = storage.info(key)
+                digest, etag, matched = _write_member(out, member, file, storage.get(key))
+            except StorageFileNotFoundError:
+                file, digest, etag, matched = None, "", "", True  # deleted meanwhile: left out
+            if matched:
+                break
+            out.seek(start)  # replaced while it was read: read it again
+            out.truncate()
+        else:
+            raise StorageError(f"could not save {key!r:.100}: it kept changing while it was read")
+        if file is None:
+            out.seek(start)
+            out.truncate()
+            continue
+        total += file.size
+        modified = file.last_modified or now
+        entries.append(
+            _dump(
+                {
+                    "key": file.key,
+                    "member": member,
+                    "size": file.size,
+                    "content_type": file.content_type,
+                    "metadata": dict(file.metadata),
+                    "etag": etag,
+                    "last_modified": modified.isoformat(),
+                    "sha256": digest,
+                }
+            )
+        )
+    count = len(entries)
+    header = _dump(
+        {
+            "format": FORMAT,
+            "version": VERSION,
+            "file_count": count,
+            "total_bytes": total,
+            "created": now.isoformat(),
+        }
+    )
+    header = header.ljust(_HEADER_ROOM)  # JSON allows the trailing spaces
+    head = {
+        "format": FORMAT,
+        "version": VERSION,
+        "file_count": count,
+        "header_sha256": hashlib.sha256(header).hexdigest(),
+    }
+    lines = [line + b"\n" for line in [_dump(head), *entries]]
+    del entries
+    manifest = b"".join(lines)
+    del lines
+    out.write(_member_header(MANIFEST, len(manifest), stamp))
+    out.write(manifest)
+    out.write(bytes(-len(manifest) % tarfile.BLOCKSIZE))
+    check = f"{hashlib.sha256(manifest).hexdigest()}  {MANIFEST}\n".encode()
+    del manifest
+    out.write(_member_header(CHECKSUM, len(check), stamp))
+    out.write(check)
+    out.write(bytes(-len(check) % tarfile.BLOCKSIZE))
+    written = out.tell()
+    end = tarfile.BLOCKSIZE * 2
+    end += -(written + end) % tarfile.RECORDSIZE
+    out.write(bytes(end))
+    written += end
+    out.seek(header_at)
+    out.write(header)
+    return written, count
+
+
+def _write_member(
+    out: IO[bytes], member: str, file: StoredFile, chunks: Iterator[bytes]
+) -> tuple[str, str, bool]:
+    """Write ``chunks`` as ``member``: their SHA-256 and ETag, and whether they match ``file``."""
+    sha, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)
+    count = 0
+    out.write(_member_header(member, file.size, (file.last_modified or datetime.now(_UTC)).timestamp()))
+    try:
+        for chunk in chunks:
+            count += len(chunk)
+            if count > file.size:
+                return "", "", False
+            sha.update(chunk)
+            md5.update(chunk)
+            out.write(chunk)
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+    etag = f'"{md5.hexdigest()}"'
+    if count != file.size or (file.etag is not None and etag != file.etag):
+        return "", "", False
+    out.write(bytes(-count % tarfile.BLOCKSIZE))
+    return sha.hexdigest(), etag, True
 
 
 def _dump(value: object) -> bytes:

@@ -12,8 +12,16 @@ memstore directly::
     pd.read_parquet("memstore://lab/frames/df.parquet")
 
 The host part of a URL is a storage name (:meth:`memstore.MemoryStorage.named`), the
-path is the key. fsspec finds the protocol ``memstore`` through the ``fsspec.specs``
-entry point of the memstore distribution; ``import memstore`` never imports fsspec.
+path is the key. A filesystem can also be made over one storage of any backend, such as a
+:class:`~memstore.redis.RedisStorage` that several processes share; its paths are then
+the keys (``memstore://frames/df.parquet`` is the key ``frames/df.parquet``)::
+
+    shared = SyncRedisStorage(RedisConfig("redis://db:6379/0", namespace="team"))
+    df.to_parquet("memstore://frames/df.parquet", storage_options={"storage": shared})
+    fs = MemstoreFileSystem(storage=shared)
+
+fsspec finds the protocol ``memstore`` through the ``fsspec.specs`` entry point of the
+memstore distribution; ``import memstore`` never imports fsspec.
 
 Object-store semantics, as with s3fs: "folders" are key prefixes (``ls`` reads them
 with :meth:`~memstore.MemoryStorage.list_dir`), ``mkdir``/``makedirs`` do nothing
@@ -31,6 +39,7 @@ import asyncio
 import collections
 import contextlib
 import os
+import sys
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from types import TracebackType
@@ -39,6 +48,7 @@ from typing import Any
 from fsspec.asyn import AsyncFileSystem, sync
 from fsspec.spec import AbstractBufferedFile
 
+from memstore._cores import async_core
 from memstore.exceptions import StorageFileExistsError, StorageFileNotFoundError
 from memstore.memory import MemoryStorage, _registry
 from memstore.types import StoredFile
@@ -59,9 +69,14 @@ def _split(path: str) -> tuple[str, str]:
     return name, key
 
 
+def _join(name: str, key: str) -> str:
+    """The fsspec path of ``key`` in the storage ``name`` (just ``key`` on a filesystem of one storage)."""
+    return f"{name}/{key}" if name else key
+
+
 def _file_info(name: str, file: StoredFile) -> dict[str, Any]:
     return {
-        "name": f"{name}/{file.key}",
+        "name": _join(name, file.key),
         "size": file.size,
         "type": "file",
         "etag": file.etag,
@@ -75,7 +90,39 @@ def _dir_info(path: str) -> dict[str, Any]:
     return {"name": path, "size": 0, "type": "directory"}
 
 
-class MemstoreFileSystem(AsyncFileSystem):  # type: ignore[misc]
+class _Bound:
+    """A storage given to the filesystem, tokenized by its identity (never by its repr).
+
+    fsspec caches filesystems by the ``repr`` of their arguments; a storage's repr shows
+    its usage (and asks the server, for Redis), so the cache key is the storage object,
+    or the namespace of a Redis storage (any handle on it reaches the same files).
+    """
+
+    def __init__(self, storage: object) -> None:
+        self.storage = storage
+
+    def __repr__(self) -> str:
+        redis = sys.modules.get("memstore.redis")
+        config = getattr(self.storage, "config", None)
+        if redis is not None and isinstance(config, redis.RedisConfig):
+            return f"{type(self.storage).__name__}({config!r}, {hash(config)})"
+        return f"{type(self.storage).__name__}-{id(self.storage):x}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_Bound, (self.storage,))
+
+
+class _Cached(type(AsyncFileSystem)):  # type: ignore[misc]
+    """fsspec's instance cache, keyed by a given storage's identity (see :class:`_Bound`)."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        storage = kwargs.get("storage")
+        if storage is not None and not isinstance(storage, _Bound):
+            kwargs["storage"] = _Bound(storage)
+        return super().__call__(*args, **kwargs)
+
+
+class MemstoreFileSystem(AsyncFileSystem, metaclass=_Cached):  # type: ignore[misc]
     """An fsspec ``AsyncFileSystem`` for ``memstore://NAME/KEY`` URLs.
 
     ``NAME`` is a named storage (:meth:`memstore.MemoryStorage.named`), ``KEY`` a key
@@ -83,6 +130,12 @@ class MemstoreFileSystem(AsyncFileSystem):  # type: ignore[misc]
     default configuration; call ``MemoryStorage.named(name, config)`` first for a
     quota); reading from it raises ``FileNotFoundError``. Paths without the protocol
     are ``NAME/KEY``; the root ``""`` lists the open named storages as directories.
+
+    With ``storage=`` (a storage of any backend, async or sync face), the filesystem
+    is that one storage instead: paths are its keys, ``""`` is its root, and nothing
+    is looked up by name. A :class:`~memstore.redis.SyncRedisStorage` is used through
+    an async twin on the same namespace (its own connection). Filesystems are cached
+    per storage (per namespace for Redis), as fsspec caches them per arguments.
 
     Everything runs on the async core: fsspec's synchronous methods (``cat_file``,
     ``ls``, ``open`` ...) run the ``async`` ones on fsspec's I/O thread. Missing keys
@@ -96,9 +149,46 @@ class MemstoreFileSystem(AsyncFileSystem):  # type: ignore[misc]
     async_impl = True
     cachable = True
 
+    def __init__(self, *args: Any, storage: Any = None, **kwargs: Any) -> None:
+        """Make the filesystem; see the class documentation.
+
+        Args:
+            storage: The one storage this filesystem is (any backend, either face);
+                ``None`` (default): ``memstore://NAME/KEY`` over the named memory storages.
+            *args: Passed to fsspec's ``AsyncFileSystem``.
+            **kwargs: Passed to fsspec's ``AsyncFileSystem`` (``asynchronous``, ``loop`` ...).
+
+        Raises:
+            TypeError: If ``storage`` is not a memstore storage.
+        """
+        super().__init__(*args, **kwargs)
+        given = storage.storage if isinstance(storage, _Bound) else storage
+        self._bound: Any = None
+        self._bound_sync: Any = None  # a synchronous storage given: reads of opened files use it
+        if given is not None:
+            self._bound, owned = async_core(given)
+            if owned:
+                self._bound_sync = given
+
     # ------------------------------------------------------------ storages
+    def _split(self, path: str) -> tuple[str, str]:
+        """``(name, key)`` of a stripped path; with a storage given, the path is the key."""
+        if self._bound is not None:
+            return "", path
+        return _split(path)
+
+    def _lookup(self, name: str) -> MemoryStorage | None:
+        """The storage ``name`` (the one given, on a filesystem of one storage), or ``None``."""
+        if self._bound is not None:
+            bound: MemoryStorage = self._bound
+            return bound
+        return _registry.lookup(name)
+
     def _storage(self, name: str) -> MemoryStorage:
         """The open storage ``name``; ``FileNotFoundError`` if there is none."""
+        if self._bound is not None:
+            bound: MemoryStorage = self._bound
+            return bound
         storage = _registry.lookup(name) if name else None
         if storage is None:
             raise FileNotFoundError(f"no storage named {name!r}: memstore://{name}")
@@ -106,14 +196,16 @@ class MemstoreFileSystem(AsyncFileSystem):  # type: ignore[misc]
 
     def _target(self, path: str) -> tuple[MemoryStorage, str, str]:
         """The storage (created if needed), the name and the key a write to ``path`` goes to."""
-        name, key = _split(self._strip_protocol(path))
+        name, key = self._split(self._strip_protocol(path))
         if not key:
             raise IsADirectoryError(f"memstore://{name} is a storage, not a file")
+        if self._bound is not None:
+            return self._storage(name), name, key
         return MemoryStorage.named(name), name, key
 
     def _source(self, path: str) -> tuple[MemoryStorage, str, str]:
         """The storage, the name and the key a read of ``path`` comes from."""
-        name, key = _split(self._strip_protocol(path))
+        name, key = self._split(self._strip_protocol(path))
         if not key:
             raise FileNotFoundError(f"memstore://{name} is a storage, not a file")
         return self._storage(name), name, key
@@ -165,8 +257,8 @@ class MemstoreFileSystem(AsyncFileSystem):  # type: ignore[misc]
 
     async def _info(self, path: str, **kwargs: Any) -> dict[str, Any]:
         path = self._strip_protocol(path)
-        name, key = _split(path)
-        if not name:
+        name, key = self._split(path)
+        if not name and self._bound is None:
             return _dir_info("")
         storage = self._storage(name)
         if not key:
@@ -187,14 +279,14 @@ class MemstoreFileSystem(AsyncFileSystem):  # type: ignore[misc]
 
     async def _ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
         path = self._strip_protocol(path)
-        name, key = _split(path)
-        if not name:
+        name, key = self._split(path)
+        if not name and self._bound is None:
             out = [_dir_info(n) for n in _registry.names()]
         else:
             storage = self._storage(name)
             folder = f"{key}/" if key else ""
             listing = await storage.list_dir(folder)
-            out = [_dir_info(f"{name}/{prefix[:-1]}") for prefix in listing.prefixes]
+            out = [_dir_info(_join(name, prefix[:-1])) for prefix in listing.prefixes]
             out += [_file_info(name, file) for file in listing.files]
             out.sort(key=lambda info: info["name"])
             if not out and key:
@@ -216,16 +308,16 @@ class MemstoreFileSystem(AsyncFileSystem):  # type: ignore[misc]
             return await super()._find(path, maxdepth=maxdepth, withdirs=withdirs, **kwargs)
         detail = kwargs.pop("detail", False)
         path = self._strip_protocol(path)
-        name, key = _split(path)
+        name, key = self._split(path)
         out: dict[str, dict[str, Any]] = {}
-        if not name:
+        if not name and self._bound is None:
             for storage_name in _registry.names():
                 if withdirs:
                     out[storage_name] = _dir_info(storage_name)
                 found = await self._find(storage_name, withdirs=withdirs, detail=True)
                 out.update(found)
         else:
-            storage = _registry.lookup(name)
+            storage = self._lookup(name)
             if storage is None:
                 return {} if detail else []
             prefix = f"{key}/" if key else ""
@@ -236,7 +328,7 @@ class MemstoreFileSystem(AsyncFileSystem):  # type: ignore[misc]
                 out[info["name"]] = info
                 if withdirs:
                     parts = file.key[len(prefix) :].split("/")[:-1]
-                    folder = f"{name}/{prefix}"
+                    folder = _join(name, prefix)
                     for part in parts:
                         folder += part
                         out.setdefault(folder, _dir_info(folder))
@@ -252,9 +344,9 @@ class MemstoreFileSystem(AsyncFileSystem):  # type: ignore[misc]
         self, path: str, total: bool = True, maxdepth: int | None = None, **kwargs: Any
     ) -> int | dict[str, int]:
         path = self._strip_protocol(path)
-        name, key = _split(path)
-        if total and maxdepth is None and name and not kwargs.get("withdirs"):
-            storage = _registry.lookup(name)
+        name, key = self._split(path)
+        if total and maxdepth is None and (name or self._bound is not None) and not kwargs.get("withdirs"):
+            storage = self._lookup(name)
             if storage is None:
                 return 0
             if not key:
@@ -382,7 +474,7 @@ class MemstoreFileSystem(AsyncFileSystem):  # type: ignore[misc]
                     raise FileNotFoundError(p) from None
 
     async def _rm_tree(self, path: str) -> None:
-        name, key = _split(path)
+        name, key = self._split(path)
         storage = self._storage(name)
         if not key:
             await storage.clear()
@@ -396,7 +488,7 @@ class MemstoreFileSystem(AsyncFileSystem):  # type: ignore[misc]
 
     async def _mkdir(self, path: str, create_parents: bool = True, **kwargs: Any) -> None:
         """Object-store folders need no creation: ``mkdir("NAME")`` creates the storage only."""
-        name, key = _split(self._strip_protocol(path))
+        name, key = self._split(self._strip_protocol(path))
         if name and not key:
             MemoryStorage.named(name)
 
@@ -435,20 +527,24 @@ class MemstoreFileSystem(AsyncFileSystem):  # type: ignore[misc]
         path = self._strip_protocol(path)
         if mode == "rb":
             storage, _, key = self._source(path)
-            reader = storage.as_sync()  # reads run in the caller's thread: no hop to fsspec's loop
+            # reads run in the caller's thread: no hop to fsspec's loop
+            given = self._bound_sync
+            reader = storage.as_sync() if given is None else given
             try:
                 size = reader.info(key).size
             except StorageFileNotFoundError:
-                reader.close()
+                if given is None:
+                    reader.close()
                 raise FileNotFoundError(path) from None
             except BaseException:
-                reader.close()
+                if given is None:
+                    reader.close()
                 raise
             kwargs.setdefault("cache_type", "none")  # each read is one range read: nothing to cache
             file = MemstoreFile(
                 self, path, mode=mode, block_size=block_size, cache_options=cache_options, size=size, **kwargs
             )
-            file._reader, file._key = reader, key
+            file._reader, file._key, file._own_reader = reader, key, given is None
             return file
         if mode == "xb" and self.isfile(path):
             raise FileExistsError(path)
@@ -501,6 +597,7 @@ class MemstoreFile(AbstractBufferedFile):  # type: ignore[misc]
         self._in_flight: collections.deque[asyncio.Future[None]] = collections.deque()
         self._discarded = False
         self._reader: Any = None  # read mode: the storage's synchronous face
+        self._own_reader = True  # made for this file (closed with it), not the one given to the filesystem
         self._key = ""
         super().__init__(fs, path, mode=mode, **kwargs)
 
@@ -523,7 +620,7 @@ class MemstoreFile(AbstractBufferedFile):  # type: ignore[misc]
             super().close()
         finally:
             reader, self._reader = self._reader, None
-            if reader is not None:
+            if reader is not None and self._own_reader:
                 reader.close()
 
     # --------------------------------------------------------- the streamed put

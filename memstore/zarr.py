@@ -26,6 +26,7 @@ from typing import Any
 from zarr.abc.store import ByteRequest, OffsetByteRequest, RangeByteRequest, Store, SuffixByteRequest
 from zarr.core.buffer import Buffer, BufferPrototype, default_buffer_prototype
 
+from memstore._cores import async_core, identity
 from memstore.base import BaseStorage
 from memstore.exceptions import StorageFileExistsError, StorageFileNotFoundError
 from memstore.memory import MemoryStorage
@@ -33,19 +34,17 @@ from memstore.memory import MemoryStorage
 __all__ = ["MemstoreStore"]
 
 
-def _core(storage: object) -> BaseStorage:
-    """The async storage behind ``storage`` (a storage, a sync facade or a name)."""
+def _core(storage: object) -> tuple[BaseStorage, bool]:
+    """The async storage behind ``storage`` (a storage, a sync face or a name); made here?"""
     if isinstance(storage, str):
-        return MemoryStorage.named(storage)
-    if isinstance(storage, BaseStorage):
-        return storage
-    core = getattr(storage, "async_storage", None)  # SyncMemoryStorage
-    if isinstance(core, BaseStorage):
-        return core
-    raise TypeError(
-        "storage must be a MemoryStorage, a SyncMemoryStorage, another async memstore storage "
-        f"or a storage name, not {type(storage).__name__}"
-    )
+        return MemoryStorage.named(storage), False
+    try:
+        return async_core(storage)
+    except TypeError:
+        raise TypeError(
+            "storage must be a memstore storage (MemoryStorage, RedisStorage, or their sync faces) "
+            f"or a storage name, not {type(storage).__name__}"
+        ) from None
 
 
 def _check_prefix(prefix: object) -> str:
@@ -76,18 +75,23 @@ class MemstoreStore(Store):
 
     Args:
         storage: The storage: a :class:`~memstore.MemoryStorage`, a
-            :class:`~memstore.SyncMemoryStorage` (its async core is used), any async
-            memstore storage, or a name for :meth:`MemoryStorage.named
+            :class:`~memstore.SyncMemoryStorage` (its async core is used), a
+            :class:`~memstore.redis.RedisStorage` or a
+            :class:`~memstore.redis.SyncRedisStorage` (the store makes an async twin,
+            with its own connection, and closes it in :meth:`close`), any async memstore
+            storage, or a name for :meth:`MemoryStorage.named
             <memstore.MemoryStorage.named>`.
         prefix: A folder inside the storage that holds the store's keys (``""``: the
             whole storage). Keys are ``prefix + "/" + zarr key``.
         read_only: Refuse writes and deletes (zarr's ``ValueError``).
 
-    Two stores are equal when they use the same storage object, prefix and mode.
+    Two stores are equal when they use the same storage object (or two Redis storages
+    of the same namespace), prefix and mode.
     Pickling a store over a named storage keeps the name: unpickled in the same
     process, it reaches the same storage (in another process, the storage of that name
     there). A store over an anonymous storage pickles the storage itself, so it
-    pickles only where memstore storages do.
+    pickles only where memstore storages do (a Redis storage pickles as its
+    configuration: unpickled anywhere, it reaches the same namespace).
 
     Raises:
         TypeError: If ``storage`` or ``prefix`` has the wrong type.
@@ -99,24 +103,41 @@ class MemstoreStore(Store):
     supports_listing: bool = True
 
     def __init__(self, storage: Any, *, prefix: str = "", read_only: bool = False) -> None:
+        prefix = _check_prefix(prefix)
         super().__init__(read_only=read_only)
-        self.storage: BaseStorage = _core(storage)
-        self.prefix: str = _check_prefix(prefix)
+        self.storage: BaseStorage
+        self.storage, self._owned = _core(storage)
+        self._given: Any = storage if self._owned else self.storage
+        if self._owned:
+            self._sync_face = storage  # the synchronous paths use the storage given
+        self.prefix: str = prefix
         self._root = f"{self.prefix}/" if self.prefix else ""
 
     # --------------------------------------------------------------- identity
     def with_read_only(self, read_only: bool = False) -> MemstoreStore:
         """A new (unopened) store on the same storage and prefix, with ``read_only`` as given."""
-        return type(self)(self.storage, prefix=self.prefix, read_only=read_only)
+        return type(self)(self._given, prefix=self.prefix, read_only=read_only)
 
     def __eq__(self, other: object) -> bool:
-        """Equal when on the same storage object, with the same prefix and mode."""
+        """Equal when on the same storage (object, or Redis namespace), with the same prefix and mode."""
         return (
             isinstance(other, MemstoreStore)
-            and other.storage is self.storage
+            and identity(other._given) == identity(self._given)
             and other.prefix == self.prefix
             and other.read_only == self.read_only
         )
+
+    def close(self) -> None:
+        """Close the store, and the connections it made (an async twin of a synchronous storage)."""
+        super().close()
+        made = self.__dict__.get("_sync_face")
+        if made is not None and made is not self._given and not isinstance(self.storage, MemoryStorage):
+            del self._sync_face  # a connection of its own (Redis): closed, made again if used
+            made.close()
+        if self._owned and not self.storage.closed:
+            from memstore._portal import run_blocking
+
+            run_blocking(self.storage.close)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -133,7 +154,7 @@ class MemstoreStore(Store):
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle by storage name for a named storage, else with the storage itself."""
         name = getattr(self.storage, "name", None)
-        target = name if isinstance(name, str) else self.storage
+        target = name if isinstance(name, str) else self._given
         return (_rebuild, (target, self.prefix, self.read_only))
 
     def _key(self, key: str) -> str:

@@ -1,5 +1,7 @@
 """A fresh redis-server for the test session: a free port on 127.0.0.1, nothing left running.
 
+The server itself is started by ``memstore.redis._server`` (shared with the benchmarks).
+
 ``./dev.sh test`` installs Debian's ``redis-server`` (``need_redis``). Without it the
 Redis tests skip, saying so, except in CI (``CI=true``), where they fail instead.
 """
@@ -9,92 +11,15 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
-import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from memstore.redis._server import RedisServer, start_redis
+
 __all__ = ["RedisServer", "redis_server_or_skip", "start_redis"]
-
-_START_TIMEOUT = 30.0  # seconds: generous for a loaded machine
-
-
-@dataclass
-class RedisServer:
-    """A running redis-server owned by the tests."""
-
-    process: subprocess.Popen[bytes]
-    port: int
-    directory: Path
-
-    @property
-    def url(self) -> str:
-        """``redis://127.0.0.1:<port>/0``."""
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def stop(self) -> None:
-        """Stop the server and wait until it is gone."""
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(timeout=30)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-def start_redis(directory: Path, *extra: str, port: int | None = None) -> RedisServer:
-    """Start ``redis-server`` on a free port (or ``port``), in ``directory``; wait for PING.
-
-    No persistence unless ``extra`` asks for it, and ``maxmemory-policy noeviction``.
-    """
-    exe = shutil.which("redis-server")
-    if exe is None:
-        raise FileNotFoundError("redis-server is not installed (./dev.sh test installs it)")
-    last: Exception | None = None
-    for _ in range(5):  # a free port can be taken between the probe and the bind: retry
-        chosen = port or _free_port()
-        args = [exe, "--port", str(chosen), "--bind", "127.0.0.1", "--dir", str(directory), "--save", ""]
-        args += ["--appendonly", "no", "--maxmemory-policy", "noeviction", "--protected-mode", "yes"]
-        args += ["--daemonize", "no", *extra]
-        log = (directory / f"redis-{chosen}.log").open("ab")
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=directory)
-        log.close()
-        deadline = time.monotonic() + _START_TIMEOUT
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                break
-            if _ping(chosen):
-                return RedisServer(process, chosen, directory)
-            time.sleep(0.05)
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=30)
-        last = RuntimeError(
-            f"redis-server did not answer PING on port {chosen}: "
-            + (directory / f"redis-{chosen}.log").read_text(errors="replace")[-2000:]
-        )
-        if port is not None:
-            break
-    assert last is not None
-    raise last
 
 
 @contextlib.contextmanager

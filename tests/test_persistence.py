@@ -35,9 +35,10 @@ from tests.faces import AsyncOverSync, Make, unwrap
 
 pytestmark = [
     pytest.mark.anyio,
-    # save/load/snapshot/restore/pickling are the memory backend's so far (issue 12 lists
-    # them for Redis through the contract: not built yet).
-    pytest.mark.memory_only(reason="persistence is built for the memory backend only"),
+    # The memory backend's save/load (modification times kept, a new storage, names),
+    # snapshot/restore and pickling with contents. Redis saves and loads the same archives
+    # with its own guarantees: tests/test_redis_generic.py.
+    pytest.mark.memory_only(reason="the memory backend's persistence (Redis: test_redis_generic.py)"),
 ]
 
 

@@ -35,6 +35,31 @@ SAFE_POLICIES = frozenset({"noeviction", "volatile-lru", "volatile-lfu", "volati
 _SCRIPTS = {name: getattr(_scripts, name) for name in _scripts.__all__}
 
 
+_PACKED = frozenset(name for name, source in _SCRIPTS.items() if _scripts.PACKED_MARK in source)
+
+
+def pack_args(prefix: str, args: tuple[str | bytes, ...]) -> list[str | bytes]:
+    """``[prefix, *args]`` with the text in one argument, as the scripts' ``unpack_argv`` reads it.
+
+    glide and the server handle each argument separately (about 1 us each), so a put's
+    dozen arguments become the packed text plus its bytes arguments. Text holding a NUL
+    (a listing prefix, a content type) is sent unpacked.
+    """
+    fields: list[str] = [prefix]
+    blobs: list[str | bytes] = []
+    positions: list[str] = []
+    for position, arg in enumerate(args, 2):
+        if type(arg) is str and "\0" not in arg:
+            fields.append(arg)
+        elif isinstance(arg, str):
+            return [prefix, *args]
+        else:
+            fields.append("")
+            blobs.append(arg)
+            positions.append(str(position))
+    return ["\0" + ",".join(positions) + "\0" + "\0".join(fields), *blobs]
+
+
 def _config(config: object) -> RedisConfig:
     if config is None:
         return RedisConfig()
@@ -102,6 +127,36 @@ def _check_policy(reply: object, config: RedisConfig) -> None:
         )
 
 
+def _event_loop() -> Any:
+    """The running event loop: an asyncio loop, or the token of the running ``trio.run``."""
+    import asyncio
+
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        import trio
+
+        return trio.lowlevel.current_trio_token()
+
+
+def _finished(loop: Any) -> bool:
+    """Whether the event loop ``loop`` (from :func:`_event_loop`) has ended."""
+    is_closed = getattr(loop, "is_closed", None)
+    if is_closed is not None:
+        return bool(is_closed())
+    import trio
+
+    try:
+        loop.run_sync_soon(_nothing)
+    except trio.RunFinishedError:
+        return True
+    return False
+
+
+def _nothing() -> None:
+    """Does nothing (probes whether a trio run is still going)."""
+
+
 class _Base:
     """What both faces share: the settings, the key names, the closed flag."""
 
@@ -124,6 +179,16 @@ class _Base:
         self._client: Any = None
         self._scripts: dict[str, Any] = {}
         self._events = EventHub(self.config, self._prefix, self)
+
+    def _args(self, name: str, args: tuple[str | bytes, ...]) -> list[str | bytes]:
+        """The ARGV of script ``name``: ``[prefix, *args]``, packed when the script unpacks it."""
+        if name not in _PACKED:
+            return [self._prefix, *args]
+        return pack_args(self._prefix, args)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its configuration: unpickled, an open storage on the same namespace (same files)."""
+        return (type(self), (self.config,))
 
     @property
     def closed(self) -> bool:
@@ -152,13 +217,35 @@ class _Base:
 class AsyncFace(_Base):
     """Construction, connection and lifecycle of :class:`~memstore.redis.RedisStorage`."""
 
+    _client_loop: Any = None
+    """The event loop ``_client`` answers on (an asyncio loop or a trio run's token)."""
+
     async def _connect(self) -> Any:
         """The client, connected (and the server's eviction policy checked) on first use."""
         self._check_open()
+        loop = _event_loop()
         client = self._client
         if client is not None:
-            return client
-        from glide import GlideClient, Script
+            if self._client_loop is loop:
+                return client
+            return await self._connect_loop(loop)
+        from glide import Script
+
+        client = await self._new_client()
+        with self._lock:
+            if self._client is None and not self._closed:
+                self._scripts = {name: Script(source) for name, source in _SCRIPTS.items()}  # type: ignore[no-untyped-call]
+                self._client, self._client_loop, client = client, loop, None
+        if client is not None:  # another task connected first, or the storage closed
+            await client.close()
+        self._check_open()
+        if self._client_loop is not loop:  # another loop's task connected first
+            return await self._connect_loop(loop)
+        return self._client
+
+    async def _new_client(self) -> Any:
+        """A new connection, after checking that the server cannot evict keys."""
+        from glide import GlideClient
 
         try:
             client = await GlideClient.create(_glide_config(self.config))
@@ -172,20 +259,38 @@ class AsyncFace(_Base):
         except BaseException:
             await client.close()
             raise
+        return client
+
+    async def _connect_loop(self, loop: Any) -> Any:
+        """The client of another event loop than the first client's.
+
+        glide's async client answers on the loop that created it, so a storage used
+        from several event loops (``asyncio.run`` twice, fsspec's or zarr's loop
+        thread) has one connection per loop. Those of closed loops are closed here.
+        """
         with self._lock:
-            if self._client is None and not self._closed:
-                self._scripts = {name: Script(source) for name, source in _SCRIPTS.items()}  # type: ignore[no-untyped-call]
-                self._client, client = client, None
-        if client is not None:  # another task connected first, or the storage closed
-            await client.close()
+            others: dict[Any, Any] = self.__dict__.setdefault("_loop_clients", {})
+            gone = [others.pop(old) for old in [old for old in others if _finished(old)]]
+            client = others.get(loop)
+        for old_client in gone:
+            with contextlib.suppress(Exception):
+                await old_client.close()
+        if client is not None:
+            return client
+        client = await self._new_client()
+        with self._lock:
+            kept = None if self._closed else others.setdefault(loop, client)
+        if kept is client:
+            return client
+        await client.close()  # the storage closed, or another task of this loop connected first
         self._check_open()
-        return self._client
+        return kept
 
     async def _script(self, name: str, *args: str | bytes) -> Any:
         """Run the script ``name`` with ``ARGV = [prefix, *args]``; its reply."""
         client = await self._connect()
         try:
-            return await client.invoke_script(self._scripts[name], keys=[], args=[self._prefix, *args])
+            return await client.invoke_script(self._scripts[name], keys=[], args=self._args(name, args))
         except Exception as exc:
             raise translate(exc, self.config) from None
 
@@ -216,9 +321,11 @@ class AsyncFace(_Base):
 
         with self._lock:
             client, self._client, self._closed = self._client, None, True
-        if client is not None:
-            with contextlib.suppress(Exception):  # a dead connection is closed enough
-                await client.close()
+            others = list(self.__dict__.pop("_loop_clients", {}).values())
+        for one in [client, *others]:
+            if one is not None:
+                with contextlib.suppress(Exception):  # a dead connection is closed enough
+                    await one.close()
         if self._events.listening:  # waits for the events on their way: in a worker thread
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(self._events.close)
@@ -285,7 +392,7 @@ class SyncFace(_Base):
         """Run the script ``name`` with ``ARGV = [prefix, *args]``; its reply."""
         client = self._connect()
         try:
-            return client.invoke_script(self._scripts[name], keys=[], args=[self._prefix, *args])
+            return client.invoke_script(self._scripts[name], keys=[], args=self._args(name, args))
         except Exception as exc:
             raise translate(exc, self.config) from None
 
@@ -296,6 +403,16 @@ class SyncFace(_Base):
             return client.custom_command(list(args))
         except Exception as exc:
             raise translate(exc, self.config) from None
+
+    def as_async(self) -> Any:
+        """An async storage on the same server and namespace (same files), with its own connection.
+
+        What the async-only integrations (zarr's store, the fsspec filesystem) run on
+        when given this synchronous storage; close it when done with it.
+        """
+        from memstore.redis._async import RedisStorage
+
+        return RedisStorage(self.config)
 
     def _put_async_stream(
         self,

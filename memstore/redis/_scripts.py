@@ -50,7 +50,41 @@ __all__ = [
     "TRANSFER",
 ]
 
-_PRELUDE = r"""
+_UNPACK = r"""
+-- The client may send the text arguments packed in ARGV[1] (see _faces.pack_args): NUL, the
+-- positions of the bytes arguments sent apart, NUL, then every argument separated by NUL.
+-- Rebuild the plain ARGV from it: glide and the server cost about 1 us per argument.
+local function unpack_argv(raw)
+  local packed = raw[1]
+  if string.byte(packed, 1) ~= 0 then return raw end
+  local head = string.find(packed, '\0', 2, true)
+  local blobs = {}
+  for at in string.gmatch(string.sub(packed, 2, head - 1), '%d+') do blobs[tonumber(at)] = true end
+  local out, i, blob, pos = {}, 0, 1, head + 1
+  while true do
+    i = i + 1
+    local stop = string.find(packed, '\0', pos, true)
+    if blobs[i] then
+      blob = blob + 1
+      out[i] = raw[blob]
+    elseif stop then
+      out[i] = string.sub(packed, pos, stop - 1)
+    else
+      out[i] = string.sub(packed, pos)
+    end
+    if not stop then return out end
+    pos = stop + 1
+  end
+end
+local ARGV = unpack_argv(ARGV)
+"""
+
+PACKED_MARK = "unpack_argv"
+"""Scripts whose source contains this take packed arguments (:data:`_UNPACK`)."""
+
+_PRELUDE = (
+    _UNPACK
+    + r"""
 local P = ARGV[1]
 local FIELDS = {'size', 'etag', 'ct', 'mt', 'meta', 'ver', 'n', 'cs'}
 local function now()
@@ -103,6 +137,7 @@ local function publish(kind, key, f, source, count)
   redis.call('PUBLISH', P .. 'ev', cjson.encode(msg))
 end
 """
+)
 
 PUT = (
     _PRELUDE
@@ -292,8 +327,11 @@ local lo = '[' .. prefix
 local hi = '+'
 if prefix ~= '' then hi = '[' .. prefix .. '\255' end
 local folders, files = {}, {}
+-- read a few keys after each jump (the next one often starts another sub-folder), more
+-- and more (up to 128) while they are files
+local want = 8
 while true do
-  local batch = redis.call('ZRANGEBYLEX', idx, lo, hi, 'LIMIT', 0, 128)
+  local batch = redis.call('ZRANGEBYLEX', idx, lo, hi, 'LIMIT', 0, want)
   local jumped = false
   for _, key in ipairs(batch) do
     local slash = string.find(key, '/', plen + 1, true)
@@ -307,7 +345,13 @@ while true do
     files[#files + 1] = key
     lo = '(' .. key
   end
-  if not jumped and #batch < 128 then break end
+  if jumped then
+    want = 2
+  elseif #batch < want then
+    break
+  elseif want < 128 then
+    want = want * 2
+  end
 end
 return {'ok', folders, rows(files, {})}
 """

@@ -4,6 +4,11 @@ Starts the ``redis-server`` found on ``PATH`` (Debian: ``apt-get install redis-s
 on a free port of 127.0.0.1, in a temporary directory, with no persistence and the
 ``noeviction`` policy memstore needs, and stops it (and removes the directory) when
 asked, when the ``with`` block ends, or at the latest when the Python process exits.
+
+:func:`start_redis` is the lower-level starter of the tests (``tests/redis_server.py``,
+the session's server) and of ``benchmarks/redis.py``: a server in a directory the caller
+owns, on a chosen port if asked (a restart on the same port), stopped by
+:meth:`RedisServer.stop`. Not part of the public API.
 """
 
 from __future__ import annotations
@@ -15,14 +20,16 @@ import tempfile
 import time
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
 from memstore.exceptions import ConfigurationError
 
-__all__ = ["LocalRedisServer", "local_server"]
+__all__ = ["LocalRedisServer", "RedisServer", "local_server", "start_redis"]
 
 _TRIES = 5  # a free port can be taken between the probe and the bind: try another
+_START_TIMEOUT = 30.0  # seconds: generous for a loaded machine
 
 
 class LocalRedisServer:
@@ -152,3 +159,64 @@ def _ping(port: int) -> bool:
             return sock.recv(16).startswith(b"+PONG")
     except OSError:
         return False
+
+
+@dataclass
+class RedisServer:
+    """A running redis-server owned by its caller (stop it with :meth:`stop`)."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    directory: Path
+
+    @property
+    def url(self) -> str:
+        """``redis://127.0.0.1:<port>/0``."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        """Stop the server and wait until it is gone."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=30)
+
+
+def start_redis(directory: Path, *extra: str, port: int | None = None) -> RedisServer:
+    """Start ``redis-server`` on a free port (or ``port``), in ``directory``; wait for PING.
+
+    No persistence unless ``extra`` asks for it, and ``maxmemory-policy noeviction``.
+
+    Raises:
+        FileNotFoundError: If ``redis-server`` is not installed.
+        RuntimeError: If the server does not answer (the end of its log is in the message).
+    """
+    exe = shutil.which("redis-server")
+    if exe is None:
+        raise FileNotFoundError("redis-server is not installed (./dev.sh test installs it)")
+    last: Exception | None = None
+    for _ in range(_TRIES):
+        chosen = port or _free_port()
+        args = [exe, "--port", str(chosen), "--bind", "127.0.0.1", "--dir", str(directory), "--save", ""]
+        args += ["--appendonly", "no", "--maxmemory-policy", "noeviction", "--protected-mode", "yes"]
+        args += ["--daemonize", "no", *extra]
+        log = (directory / f"redis-{chosen}.log").open("ab")
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=directory)
+        log.close()
+        deadline = time.monotonic() + _START_TIMEOUT
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                break
+            if _ping(chosen):
+                return RedisServer(process, chosen, directory)
+            time.sleep(0.05)
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)
+        last = RuntimeError(
+            f"redis-server did not answer PING on port {chosen}: "
+            + (directory / f"redis-{chosen}.log").read_text(errors="replace")[-2000:]
+        )
+        if port is not None:
+            break
+    assert last is not None
+    raise last

@@ -13,19 +13,23 @@ one Lua script (invariant 1; the scripts and the key layout are in ``_scripts.py
 from __future__ import annotations
 
 import builtins
+import contextlib
 import hashlib
 import json
+import os
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from memstore import _archive
 from memstore import _ops as ops
 from memstore._concurrency import close_quietly, iter_chunks
 from memstore._keys import validate_key
 from memstore._ops import SyncPutData
 from memstore.base import SyncBaseStorage
 from memstore.exceptions import (
+    ConfigurationError,
     StorageError,
     StorageFileExistsError,
     StorageFileNotFoundError,
@@ -34,7 +38,10 @@ from memstore.exceptions import (
 )
 from memstore.redis._config import RedisConfig
 from memstore.redis._faces import SyncFace
-from memstore.types import EMPTY_METADATA, DirListing, StorageEvent, StorageUsage, StoredFile
+from memstore.types import EMPTY_METADATA, DirListing, SaveInfo, StorageEvent, StorageUsage, StoredFile
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["RedisConfig", "SyncRedisStorage"]
 
@@ -336,6 +343,108 @@ class SyncRedisStorage(SyncFace, SyncBaseStorage):
         self._check_open()
         self._script("DELETE_RANGE", "-", "+", "")
 
+    # ------------------------------------------------------------- persistence
+    def save(self, path: str | os.PathLike[str]) -> SaveInfo:
+        """Save every file (contents, content type, metadata, ETag, modification time) to ``path``.
+
+        Writes the same archive as :meth:`memstore.MemoryStorage.save` (the "Keeping
+        your data" guide), which either backend can load. The files are read through
+        the storage contract, in key order, one chunk at a time (on the async face, in a
+        worker thread with its own connection). Each file is saved whole, as one
+        version, with the metadata of that version; the save is not one moment across
+        files: a file written or deleted by another client while the save runs may be
+        in it or not. The archive is written beside ``path`` and renamed into place
+        when complete: a failed save leaves any previous file at ``path`` intact.
+
+        Args:
+            path: Where to write the archive (a ``str`` or path-like object).
+
+        Returns:
+            SaveInfo with the absolute path, the number of files and the bytes written.
+
+        Raises:
+            TypeError: If ``path`` is not a ``str`` or path-like object.
+            OSError: If the file cannot be written (nothing changed at ``path``).
+            StorageError: If a file kept changing while it was read (other clients
+                rewriting it without pause).
+            StorageConnectionError: If the server cannot be reached in time.
+            StorageClosedError: If the storage is closed.
+        """
+        where = _archive.check_path(path)
+        self._check_open()
+        target, size, count = _archive.save_storage(self, where)
+        return SaveInfo(target, count, size)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], config: RedisConfig | None = None) -> Self:
+        """A storage on the namespace of ``config``, filled with the files saved at ``path``.
+
+        The whole archive is read and verified first (its structure, every key and
+        checksum; on the async face, in a worker thread), so a truncated, corrupted or
+        hostile file raises before the server is touched. The namespace must hold no
+        files. The files are then put one by one, create-only, with their content
+        type, metadata and ETag (the modification times are those of the load). If a
+        put fails (the quota, another client writing one of the keys, the server), the
+        files already put are deleted again and the error is raised. Other clients of
+        the namespace may see the files appear one by one while it runs.
+
+        Args:
+            path: A file written by ``save()`` (of either backend).
+            config: The server and namespace to load into (default: ``RedisConfig()``).
+
+        Returns:
+            A new, open storage of this class on that namespace.
+
+        Raises:
+            StorageFormatError: If the file is not a valid memstore archive.
+            StorageQuotaExceededError: If the files do not fit ``config.max_size``.
+            ConfigurationError: If the namespace already holds files.
+            StorageFileExistsError: If another client created one of the keys meanwhile
+                (nothing of the archive stays).
+            StorageConnectionError: If the server cannot be reached in time.
+            TypeError: If ``path`` or ``config`` has the wrong type.
+            OSError: If the file cannot be read.
+        """
+        where = _archive.check_path(path)
+        self = cls(config)  # named self: the generator translates calls on self
+        try:
+            items = _archive.read_archive(where, self.config.max_size)
+            self._fill(items, where)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _fill(self, items: builtins.list[tuple[StoredFile, Any]], where: str) -> None:
+        """Put the loaded files into the empty namespace; undo the puts if one fails."""
+        usage = self.get_usage()
+        if usage.file_count:
+            raise ConfigurationError(
+                f"cannot load {where!r} into namespace {self.config.namespace!r} at "
+                f"{self.config.address}: it holds {usage.file_count:,} files "
+                "(clear() it first, or choose another namespace)"
+            )
+        done: builtins.list[StoredFile] = []
+        items.reverse()  # popped from the end, in order: each file's contents are freed once put
+        try:
+            while items:
+                file, data = items.pop()
+                body = data if isinstance(data, bytes) else _stream_parts(data)
+                done.append(
+                    self.put(
+                        file.key,
+                        body,
+                        content_type=file.content_type,
+                        metadata=dict(file.metadata),
+                        if_none_match="*",
+                    )
+                )
+        except BaseException:
+            for stored in done:
+                with contextlib.suppress(StorageError):
+                    self.delete(stored.key, if_match=stored.etag)
+            raise
+
     # ------------------------------------------------------------------- reads
     def get(self, key: str, *, start: int | None = None, end: int | None = None) -> Iterator[bytes]:
         """Retrieve file contents as a stream of ``bytes`` chunks.
@@ -628,6 +737,12 @@ class SyncRedisStorage(SyncFace, SyncBaseStorage):
                 f"({self.config.lease:g} s): its staged chunks were reclaimed, nothing was stored"
             )
         raise StorageError(f"unexpected reply from the Redis server at {self.config.address}: {status!r:.80}")
+
+
+def _stream_parts(parts: tuple[bytes, ...]) -> Iterator[bytes]:
+    """A loaded file's parts as a stream (staged in chunks like any stream)."""
+    for part in parts:
+        yield part
 
 
 def _one_chunk(payload: bytes) -> Iterator[bytes]:
