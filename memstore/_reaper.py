@@ -8,9 +8,10 @@ big file would stop the loop for that long, in whichever thread the last referen
 happened to go.
 
 Instead, the engine hands each removed entry of at least :data:`RELEASE_BYTES` to
-:func:`release`. A daemon thread waits until it holds the only reference to the entry
-(the engine's own local goes a moment later; a reader still streaming the file or a
-snapshot may keep it longer, and then whoever lets go last frees it), and then:
+:func:`release`, which keeps it only if nothing but the entry holds the contents (so
+nobody can tell when they go). A daemon thread waits until it holds the only reference
+to the entry (the engine's own local goes a moment later; a snapshot may keep it longer,
+and then whoever lets go last frees it), and then:
 
 - drops the parts of a streamed file one at a time, so the interpreter switches threads
   between them (each part is 1 MiB by default: about 70 us to free);
@@ -157,8 +158,22 @@ os.register_at_fork(after_in_child=_after_fork)
 def release(entry: Any) -> None:
     """Hand a removed entry (``.data`` holds its contents) to the background thread.
 
-    The caller must let go of its own references right after (return, or ``del``).
+    Only when nothing but the entry holds the contents: then nobody can tell when they
+    are freed. When anyone else holds them (the caller's own ``bytes``, a copy sharing
+    the parts, a reader, a chunk the caller kept), the entry is left to the caller, who
+    drops its reference at once, as before: that frees nothing big, and a reference
+    count taken right after the write sees the store let go. The caller must let go of
+    its own references right after (return, or ``del``).
     """
+    data = entry.data
+    # The entry's slot, `data` and getrefcount's argument: anything more is another holder.
+    if sys.getrefcount(data) != 3:
+        return
+    if not isinstance(data, bytes):
+        for part in data:  # the tuple, `part` and the argument
+            if sys.getrefcount(part) != 3:
+                return
+    del data
     _reaper.take(entry)
 
 
