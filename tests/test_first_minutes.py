@@ -135,6 +135,22 @@ def test_a_setting_given_to_the_constructor_shows_the_right_call(cls: type[Any])
         cls(colour="red")
 
 
+@pytest.mark.parametrize("name", ["RedisStorage", "SyncRedisStorage"])
+def test_a_redis_setting_or_url_given_to_the_constructor_shows_the_right_call(name: str) -> None:
+    redis = pytest.importorskip("memstore.redis")
+    cls = getattr(redis, name)
+    with pytest.raises(TypeError) as caught:
+        cls(max_size=10)
+    assert str(caught.value) == (
+        f"{name}() got an unexpected keyword argument 'max_size': the server, namespace and limits "
+        f"go in a RedisConfig, {name}(RedisConfig(max_size=10))"
+    )
+    with pytest.raises(TypeError, match=rf"e\.g\. {name}\(RedisConfig\('redis://db:6379/0'\)\)$"):
+        cls("redis://db:6379/0")  # a URL where the config goes: nothing connects
+    with pytest.raises(TypeError, match=rf"^{name}\(\) got an unexpected keyword argument 'colour'$"):
+        cls(colour="red")
+
+
 @pytest.mark.kernel
 @pytest.mark.timeout(240)
 def test_the_tour_shows_the_browser_and_the_async_face_without_warnings(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ cannot evict keys.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import threading
 from collections.abc import AsyncIterable, Mapping
@@ -60,12 +61,32 @@ def pack_args(prefix: str, args: tuple[str | bytes, ...]) -> list[str | bytes]:
     return ["\0" + ",".join(positions) + "\0" + "\0".join(fields), *blobs]
 
 
-def _config(config: object) -> RedisConfig:
+def _config(config: object, owner: str) -> RedisConfig:
     if config is None:
         return RedisConfig()
     if not isinstance(config, RedisConfig):
-        raise TypeError(f"config must be a RedisConfig or None, not {type(config).__name__}")
+        example = '"redis://127.0.0.1:6379/0", namespace="team-a"'
+        if isinstance(config, str):  # a URL given where the config goes
+            example = repr(config)
+        raise TypeError(
+            f"config must be a RedisConfig or None, not {type(config).__name__}: "
+            f"e.g. {owner}(RedisConfig({example}))"
+        )
     return config
+
+
+def _unexpected(owner: str, options: dict[str, object]) -> TypeError:
+    """The error for keyword arguments a constructor does not take, with the right call."""
+    names = ("arguments " if len(options) > 1 else "argument ") + ", ".join(repr(name) for name in options)
+    fields = {field.name for field in dataclasses.fields(RedisConfig)}
+    settings = {name: value for name, value in options.items() if name in fields}
+    if not settings:
+        return TypeError(f"{owner}() got an unexpected keyword {names}")
+    call = ", ".join(f"{name}={value!r}" for name, value in settings.items())
+    return TypeError(
+        f"{owner}() got an unexpected keyword {names}: the server, namespace and limits go in "
+        f"a RedisConfig, {owner}(RedisConfig({call}))"
+    )
 
 
 def _glide_config(config: RedisConfig) -> GlideClientConfiguration:
@@ -162,17 +183,23 @@ class _Base:
 
     config: RedisConfig
 
-    def __init__(self, config: RedisConfig | None = None) -> None:
+    def __init__(self, config: RedisConfig | None = None, **unexpected: object) -> None:
         """Create a storage on the namespace of ``config`` (connects on first use).
 
         Args:
             config: The server, namespace and limits (:class:`~memstore.redis.RedisConfig`);
                 defaults to ``redis://127.0.0.1:6379/0``, namespace ``"memstore"``.
+            **unexpected: Refused: settings such as ``max_size`` go in the config (the
+                error shows the call to make instead).
 
         Raises:
-            TypeError: If ``config`` is not a :class:`~memstore.redis.RedisConfig` or ``None``.
+            TypeError: If ``config`` is not a :class:`~memstore.redis.RedisConfig` or ``None``
+                (a URL string included), or for any keyword argument.
         """
-        self.config = _config(config)
+        owner = type(self).__name__
+        if unexpected:
+            raise _unexpected(owner, unexpected)
+        self.config = _config(config, owner)
         self._prefix = f"ms:{{{self.config.namespace}}}:"
         self._closed = False
         self._lock = threading.Lock()
