@@ -254,20 +254,7 @@ def _write_tar(out: IO[bytes], files: Sequence[tuple[StoredFile, Iterable[bytes 
         digest = add(member, file.size, modified.timestamp(), chunks, md5)
         if md5 is not None:
             etag = f'"{md5.hexdigest()}"'
-        entries.append(
-            _dump(
-                {
-                    "key": file.key,
-                    "member": member,
-                    "size": file.size,
-                    "content_type": file.content_type,
-                    "metadata": dict(file.metadata),
-                    "etag": etag,
-                    "last_modified": modified.isoformat(),
-                    "sha256": digest,
-                }
-            )
-        )
+        entries.append(_manifest_line(file, member, etag, modified, digest))
     head = {
         "format": FORMAT,
         "version": VERSION,
@@ -369,20 +356,7 @@ def _save_streamed(out: IO[bytes], storage: Any) -> tuple[int, int]:
             continue
         total += file.size
         modified = file.last_modified or now
-        entries.append(
-            _dump(
-                {
-                    "key": file.key,
-                    "member": member,
-                    "size": file.size,
-                    "content_type": file.content_type,
-                    "metadata": dict(file.metadata),
-                    "etag": etag,
-                    "last_modified": modified.isoformat(),
-                    "sha256": digest,
-                }
-            )
-        )
+        entries.append(_manifest_line(file, member, etag, modified, digest))
     count = len(entries)
     header = _dump(
         {
@@ -446,6 +420,22 @@ def _write_member(
         return "", "", False
     out.write(bytes(-count % tarfile.BLOCKSIZE))
     return sha.hexdigest(), etag, True
+
+
+def _manifest_line(file: StoredFile, member: str, etag: str | None, modified: datetime, digest: str) -> bytes:
+    """The manifest's JSON line for ``file``, stored as ``member`` with SHA-256 ``digest``."""
+    return _dump(
+        {
+            "key": file.key,
+            "member": member,
+            "size": file.size,
+            "content_type": file.content_type,
+            "metadata": dict(file.metadata),
+            "etag": etag,
+            "last_modified": modified.isoformat(),
+            "sha256": digest,
+        }
+    )
 
 
 def _dump(value: object) -> bytes:

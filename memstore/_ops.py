@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import hashlib
 import mimetypes
 import os
@@ -60,6 +61,7 @@ __all__ = [
     "chunks_of",
     "close_quietly",
     "closed_error",
+    "unexpected_keywords",
     "content_type_for",
     "copy_and_hash",
     "dir_listing",
@@ -733,3 +735,21 @@ def close_quietly(stream: object) -> None:
     if isinstance(stream, Generator):
         with contextlib.suppress(Exception):  # the original error matters more
             stream.close()
+
+
+def unexpected_keywords(owner: str, options: Mapping[str, object], config_type: type, what: str) -> TypeError:
+    """The error for keyword arguments a storage constructor does not take, with the right call.
+
+    Settings that belong in ``config_type`` (a dataclass) are shown as the call to make:
+    ``SyncMemoryStorage(MemoryConfig(max_size=10))``; ``what`` says what goes there.
+    """
+    names = ("arguments " if len(options) > 1 else "argument ") + ", ".join(repr(name) for name in options)
+    fields = {field.name for field in dataclasses.fields(config_type)}
+    settings = {name: value for name, value in options.items() if name in fields}
+    if not settings:
+        return TypeError(f"{owner}() got an unexpected keyword {names}")
+    config = config_type.__name__
+    call = ", ".join(f"{name}={value!r}" for name, value in settings.items())
+    return TypeError(
+        f"{owner}() got an unexpected keyword {names}: {what} go in a {config}, {owner}({config}({call}))"
+    )

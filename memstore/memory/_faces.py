@@ -9,12 +9,11 @@ caller holds. Everything else is written once, in ``_async.py``, and generated i
 
 from __future__ import annotations
 
-import dataclasses
 import weakref
 from typing import TYPE_CHECKING
 
 from memstore._concurrency import offload
-from memstore._ops import BULK_KEYS, Data, closed_error
+from memstore._ops import BULK_KEYS, Data, closed_error, unexpected_keywords
 from memstore._portal import Runner, RunnerName, portal_host
 from memstore.exceptions import StorageClosedError
 from memstore.memory import _registry
@@ -33,9 +32,6 @@ _CLOSED = Engine(None)
 _CLOSED.close()
 
 
-_CONFIG_FIELDS = tuple(field.name for field in dataclasses.fields(MemoryConfig))
-
-
 def _config(config: object, owner: str) -> MemoryConfig:
     if config is None:
         return MemoryConfig()
@@ -50,15 +46,7 @@ def _config(config: object, owner: str) -> MemoryConfig:
 
 def _unexpected(owner: str, options: dict[str, object]) -> TypeError:
     """The error for keyword arguments a constructor does not take, with the right call."""
-    names = ("arguments " if len(options) > 1 else "argument ") + ", ".join(repr(name) for name in options)
-    settings = {name: value for name, value in options.items() if name in _CONFIG_FIELDS}
-    if not settings:
-        return TypeError(f"{owner}() got an unexpected keyword {names}")
-    call = ", ".join(f"{name}={value!r}" for name, value in settings.items())
-    return TypeError(
-        f"{owner}() got an unexpected keyword {names}: limits and tuning go in a "
-        f"MemoryConfig, {owner}(MemoryConfig({call}))"
-    )
+    return unexpected_keywords(owner, options, MemoryConfig, "limits and tuning")
 
 
 def _named_repr(text: str, name: str | None) -> str:

@@ -12,13 +12,12 @@ cannot evict keys.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import threading
 from collections.abc import AsyncIterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from memstore._ops import closed_error
+from memstore._ops import closed_error, unexpected_keywords
 from memstore.exceptions import ConfigurationError, StorageConnectionError, StorageError
 from memstore.redis import _scripts
 from memstore.redis._config import RedisConfig
@@ -77,16 +76,7 @@ def _config(config: object, owner: str) -> RedisConfig:
 
 def _unexpected(owner: str, options: dict[str, object]) -> TypeError:
     """The error for keyword arguments a constructor does not take, with the right call."""
-    names = ("arguments " if len(options) > 1 else "argument ") + ", ".join(repr(name) for name in options)
-    fields = {field.name for field in dataclasses.fields(RedisConfig)}
-    settings = {name: value for name, value in options.items() if name in fields}
-    if not settings:
-        return TypeError(f"{owner}() got an unexpected keyword {names}")
-    call = ", ".join(f"{name}={value!r}" for name, value in settings.items())
-    return TypeError(
-        f"{owner}() got an unexpected keyword {names}: the server, namespace and limits go in "
-        f"a RedisConfig, {owner}(RedisConfig({call}))"
-    )
+    return unexpected_keywords(owner, options, RedisConfig, "the server, namespace and limits")
 
 
 def _glide_config(config: RedisConfig) -> GlideClientConfiguration:
